@@ -1,0 +1,20 @@
+"""Navigation per role: each role sees only the links it may follow."""
+
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from accounts.roles import Role, role_of
+
+NAVIGATION = {
+    Role.ANNOTATOR: [("labeling:annotator_home", _("Tasks"))],
+    Role.OWNER: [("labeling:project_list", _("My projects")),
+                 ("labeling:project_create", _("New project"))],
+    Role.AUDITOR: [("labeling:auditor_home", _("Projects under audit"))],
+    Role.ADMIN: [("admin:index", _("Administration"))],
+}
+
+
+def navigation(request):
+    role = role_of(getattr(request, "user", None))
+    links = [{"url": reverse(name), "label": label} for name, label in NAVIGATION.get(role, [])]
+    return {"nav_links": links, "user_role": role.value if role else None}

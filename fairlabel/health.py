@@ -1,0 +1,36 @@
+"""/healthz: is the database answering, and is the broker reachable?"""
+
+from __future__ import annotations
+
+from django.db import connection
+from django.http import JsonResponse
+from django.views.decorators.cache import never_cache
+
+from fairlabel.celery import app as celery_app
+
+
+def _database() -> dict:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+        return {"ok": True, "vendor": connection.vendor}
+    except Exception as exc:  # health must report, not raise
+        return {"ok": False, "vendor": connection.vendor, "detail": str(exc)[:200]}
+
+
+def _broker() -> dict:
+    try:
+        with celery_app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+            transport = conn.transport_cls
+        return {"ok": True, "transport": str(transport)}
+    except Exception as exc:
+        return {"ok": False, "detail": str(exc)[:200]}
+
+
+@never_cache
+def healthz(request):
+    checks = {"database": _database(), "broker": _broker()}
+    ok = all(check["ok"] for check in checks.values())
+    return JsonResponse({"ok": ok, **checks}, status=200 if ok else 503)

@@ -1,0 +1,259 @@
+"""Settings shared by every environment; values come from the environment through fairlabel.env.
+
+Embedded default (nothing installed): SQLite at var/fairlabel.sqlite3 and a filesystem Celery
+broker under var/celery/. DATABASE_URL switches to PostgreSQL, REDIS_URL to Redis.
+"""
+
+from datetime import timedelta
+from pathlib import Path
+
+import dj_database_url
+from celery.schedules import crontab  # noqa: F401  (kept for beat entries that need it)
+from django.utils.translation import gettext_lazy as _
+
+from fairlabel.env import env_bool, env_decimal, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+VAR_DIR = Path(env_str("FAIRLABEL_VAR_DIR", str(BASE_DIR / "var")))
+
+SECRET_KEY = env_str("SECRET_KEY", "local-only-insecure-key-change-me-in-production-0123456789")
+DEBUG = env_bool("DEBUG", True)
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_htmx",
+    "axes",
+    "accounts",
+    "labeling",
+    "workers",
+    "payments",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",
+]
+
+ROOT_URLCONF = "fairlabel.urls"
+WSGI_APPLICATION = "fairlabel.wsgi.application"
+ASGI_APPLICATION = "fairlabel.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "accounts.context_processors.navigation",
+            ],
+        },
+    },
+]
+
+DATABASE_URL = env_str("DATABASE_URL", "")
+if DATABASE_URL:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": VAR_DIR / "fairlabel.sqlite3",
+            "OPTIONS": {
+                # WAL lets the web server and the worker read while the other writes.
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+            },
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env_str("REDIS_URL", "")
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                          "LOCATION": REDIS_URL}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "accounts:login"
+
+# Brute-force protection: lock a username+IP pair after 5 failures for an hour.
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(hours=1)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "accounts/locked.html"
+
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", _("English")), ("fr", _("French"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+MEDIA_ROOT = VAR_DIR / "media"
+MEDIA_URL = "/media/"  # never served directly: files go through permission-checked views
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+FILE_UPLOAD_TEMP_DIR = None
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "fairlabel.api_errors.exception_handler",
+    "COERCE_DECIMAL_TO_STRING": True,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Fairlabel API",
+    "DESCRIPTION": "Data labeling that pays and protects the people who label.",
+    "VERSION": "0.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# --- Celery -------------------------------------------------------------------------------
+CELERY_DIR = VAR_DIR / "celery"
+if REDIS_URL:
+    CELERY_BROKER_URL = REDIS_URL
+    CELERY_RESULT_BACKEND = REDIS_URL
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
+else:
+    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(CELERY_DIR / "queue"),
+        "data_folder_out": str(CELERY_DIR / "queue"),
+        "processed_folder": str(CELERY_DIR / "processed"),
+        "store_processed": False,
+    }
+    CELERY_RESULT_BACKEND = f"file://{CELERY_DIR / 'results'}"
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SOFT_TIME_LIMIT = 60 * 60
+CELERY_TASK_TIME_LIMIT = 65 * 60
+CELERY_RESULT_EXPIRES = timedelta(days=1)
+CELERY_TIMEZONE = "UTC"
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE = {
+    # Release assignments that were served and abandoned so their slot returns to the queue.
+    "expire-assignments": {
+        "task": "labeling.expire_assignments",
+        "schedule": timedelta(seconds=30),
+    },
+}
+
+# --- Fairlabel policies (DESIGN.md "Policy settings"; sources in SOURCES.md) ----------------
+FAIRLABEL_CURRENCY = env_str("FAIRLABEL_CURRENCY", "USD")
+FAIRLABEL_FLOOR_HOURLY = env_decimal("FAIRLABEL_FLOOR_HOURLY", "12.00")
+FAIRLABEL_BREAK_AFTER_MINUTES = env_decimal("FAIRLABEL_BREAK_AFTER_MINUTES", "50")
+FAIRLABEL_BREAK_MINUTES = env_decimal("FAIRLABEL_BREAK_MINUTES", "10")
+FAIRLABEL_SENSITIVE_BREAK_AFTER_MINUTES = env_decimal(
+    "FAIRLABEL_SENSITIVE_BREAK_AFTER_MINUTES", "45"
+)
+FAIRLABEL_SENSITIVE_BREAK_MINUTES = env_decimal("FAIRLABEL_SENSITIVE_BREAK_MINUTES", "15")
+FAIRLABEL_LONG_BREAK_AT_HOURS = env_decimal("FAIRLABEL_LONG_BREAK_AT_HOURS", "6")
+FAIRLABEL_LONG_BREAK_MINUTES = env_decimal("FAIRLABEL_LONG_BREAK_MINUTES", "20")
+FAIRLABEL_IDLE_SECONDS = env_decimal("FAIRLABEL_IDLE_SECONDS", "90")
+FAIRLABEL_SESSION_TIMEOUT_MINUTES = env_decimal("FAIRLABEL_SESSION_TIMEOUT_MINUTES", "5")
+FAIRLABEL_DAILY_HOURS = env_decimal("FAIRLABEL_DAILY_HOURS", "8")
+FAIRLABEL_WEEKLY_HOURS = env_decimal("FAIRLABEL_WEEKLY_HOURS", "48")
+FAIRLABEL_REST_HOURS = env_decimal("FAIRLABEL_REST_HOURS", "11")
+FAIRLABEL_SENSITIVE_DAILY_HOURS = env_decimal("FAIRLABEL_SENSITIVE_DAILY_HOURS", "4")
+FAIRLABEL_SENSITIVE_STREAK = env_int("FAIRLABEL_SENSITIVE_STREAK", 25)
+FAIRLABEL_COOLDOWN_MINUTES = env_decimal("FAIRLABEL_COOLDOWN_MINUTES", "5")
+FAIRLABEL_ASSIGNMENT_MINUTES = env_decimal("FAIRLABEL_ASSIGNMENT_MINUTES", "10")
+FAIRLABEL_REPRICE_AFTER = env_int("FAIRLABEL_REPRICE_AFTER", 20)
+FAIRLABEL_APPEAL_DAYS = env_int("FAIRLABEL_APPEAL_DAYS", 14)
+FAIRLABEL_AUTO_APPROVE_DAYS = env_int("FAIRLABEL_AUTO_APPROVE_DAYS", 21)
+
+# The dispatcher's rules, in order, the way Django lists middleware. Each gate receives the
+# annotator, the project and the time and returns a refusal, a restriction, or None.
+FAIRLABEL_DISPATCH_GATES = env_list(
+    "FAIRLABEL_DISPATCH_GATES", ["labeling.policies.project_open_gate"]
+)
+# What other apps record in the same transaction when an assignment is served, submitted or
+# expires (exposure, reservations, pay).
+FAIRLABEL_ASSIGNMENT_HOOKS = env_list("FAIRLABEL_ASSIGNMENT_HOOKS", [])
+# What must hold before a project is published (the budget check joins with payments).
+FAIRLABEL_PUBLISH_CHECKS = env_list(
+    "FAIRLABEL_PUBLISH_CHECKS",
+    ["labeling.policies.publish_rate_check", "labeling.policies.publish_has_tasks_check"],
+)
+
+# Imports: the largest file accepted, and the most errors listed before a count.
+FAIRLABEL_IMPORT_MAX_BYTES = env_int("FAIRLABEL_IMPORT_MAX_BYTES", 2 * 1024**3)
+FAIRLABEL_IMPORT_MAX_ERRORS = env_int("FAIRLABEL_IMPORT_MAX_ERRORS", 1000)
+FAIRLABEL_SUPPORT_CONTACT = env_str("FAIRLABEL_SUPPORT_CONTACT", "support@fairlabel.example")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {"axes": {"level": "WARNING"}},
+}
+
+# The embedded default keeps everything under var/: make sure the folders exist.
+for _folder in (VAR_DIR, STATIC_ROOT, CELERY_DIR / "queue", CELERY_DIR / "processed",
+                CELERY_DIR / "results"):
+    _folder.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,30 @@
+"""Settings for the test suite: the same code paths, faster hashing, a private var/ folder."""
+
+import os
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("FAIRLABEL_VAR_DIR", str(Path(tempfile.gettempdir()) / "fairlabel-test"))
+
+from .base import *  # noqa: E402,F403
+from .base import CELERY_DIR, DATABASES, VAR_DIR  # noqa: E402
+
+DEBUG = False
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+AUTH_PASSWORD_VALIDATORS: list = []
+MEDIA_ROOT = VAR_DIR / "media"
+for folder in (VAR_DIR, CELERY_DIR / "queue", CELERY_DIR / "processed", CELERY_DIR / "results"):
+    Path(folder).mkdir(parents=True, exist_ok=True)
+
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    DATABASES["default"]["NAME"] = VAR_DIR / "test.sqlite3"
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
+
+# Jobs run in-process unless a test starts a real worker; on_commit still decides when.
+CELERY_TASK_ALWAYS_EAGER = True
+CELERY_TASK_EAGER_PROPAGATES = True
+AXES_ENABLED = True
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}

@@ -1,0 +1,239 @@
+"""The labeling API: thin views over services and selectors."""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.generics import GenericAPIView
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.permissions import HasRole
+from accounts.roles import Role
+from labeling import dispatch, selectors, services
+from labeling.models import Category, Project, TaskType
+
+ALL_ROLES = (Role.ANNOTATOR, Role.OWNER, Role.AUDITOR, Role.ADMIN)
+
+
+class ProjectIn(serializers.Serializer):
+    title = serializers.CharField(max_length=200)
+    instructions = serializers.CharField(required=False, allow_blank=True, default="")
+    task_type = serializers.ChoiceField(choices=TaskType.choices)
+    labels = serializers.JSONField(help_text='List of strings, or of {"value", "color"?, '
+                                             '"hotkey"?}.')
+    annotations_per_task = serializers.IntegerField(required=False, default=1, min_value=1,
+                                                    max_value=50)
+    content_categories = serializers.ListField(
+        child=serializers.ChoiceField(choices=Category.choices), required=False, default=list)
+    price_per_task = serializers.CharField(help_text='A decimal string, like "0.10".')
+    estimated_seconds_per_task = serializers.IntegerField(min_value=1, max_value=86400)
+
+
+class ProjectPatchIn(ProjectIn):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, partial=True, **kwargs)
+
+
+class ProjectOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    title = serializers.CharField()
+    instructions = serializers.CharField()
+    task_type = serializers.CharField()
+    labels = serializers.JSONField()
+    annotations_per_task = serializers.IntegerField()
+    content_categories = serializers.JSONField()
+    price_per_task = serializers.DecimalField(max_digits=10, decimal_places=2)
+    currency = serializers.CharField()
+    estimated_seconds_per_task = serializers.IntegerField()
+    implied_hourly = serializers.SerializerMethodField()
+    status = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    published_at = serializers.DateTimeField(allow_null=True)
+
+    def get_implied_hourly(self, project: Project) -> str:
+        return selectors.project_rate(project)
+
+
+class ProjectDetailOut(ProjectOut):
+    progress = serializers.SerializerMethodField()
+
+    def get_progress(self, project: Project) -> dict:
+        return selectors.project_progress(project)
+
+
+class ProjectListApi(GenericAPIView):
+    """Projects the caller may see; owners create them."""
+
+    serializer_class = ProjectOut
+
+    def get_permissions(self):
+        roles = (Role.OWNER, Role.ADMIN) if self.request.method == "POST" else ALL_ROLES
+        return [HasRole(*roles)()]
+
+    def get_queryset(self):
+        return selectors.projects_visible_to(self.request.user)
+
+    @extend_schema(operation_id="projects_list")
+    def get(self, request):
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(ProjectOut(page, many=True).data)
+
+    @extend_schema(request=ProjectIn, responses={201: ProjectDetailOut})
+    def post(self, request):
+        data = ProjectIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        project = services.project_create(owner=request.user, **data.validated_data)
+        return Response(ProjectDetailOut(project).data, status=status.HTTP_201_CREATED)
+
+
+class ProjectDetailApi(APIView):
+    """A project with its progress and implied hourly rate; owners edit theirs."""
+
+    def get_permissions(self):
+        roles = ALL_ROLES if self.request.method == "GET" else (Role.OWNER, Role.ADMIN)
+        return [HasRole(*roles)()]
+
+    @extend_schema(responses=ProjectDetailOut)
+    def get(self, request, project_id: int):
+        project = selectors.project_get(user=request.user, project_id=project_id)
+        return Response(ProjectDetailOut(project).data)
+
+    @extend_schema(request=ProjectPatchIn, responses=ProjectDetailOut)
+    def patch(self, request, project_id: int):
+        project = selectors.project_owned(user=request.user, project_id=project_id)
+        data = ProjectPatchIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        project = services.project_update(project=project, **data.validated_data)
+        return Response(ProjectDetailOut(project).data)
+
+
+class ProjectPublishApi(APIView):
+    """Publish: 200, or 400 with the rule that blocks it."""
+
+    permission_classes = [HasRole(Role.OWNER, Role.ADMIN)]
+
+    @extend_schema(request=None, responses=ProjectDetailOut)
+    def post(self, request, project_id: int):
+        project = selectors.project_owned(user=request.user, project_id=project_id)
+        project = services.project_publish(project=project)
+        return Response(ProjectDetailOut(project).data)
+
+
+class ProjectPauseApi(APIView):
+    permission_classes = [HasRole(Role.OWNER, Role.ADMIN)]
+
+    @extend_schema(request=None, responses=ProjectDetailOut)
+    def post(self, request, project_id: int):
+        project = selectors.project_owned(user=request.user, project_id=project_id)
+        return Response(ProjectDetailOut(services.project_pause(project=project)).data)
+
+
+class ProjectAnnotatorsApi(APIView):
+    """Work per pseudonym on a project (owners and auditors)."""
+
+    permission_classes = [HasRole(Role.OWNER, Role.AUDITOR, Role.ADMIN)]
+
+    @extend_schema(responses=inline_serializer("ProjectAnnotators", {
+        "annotators": serializers.ListField(child=serializers.JSONField()),
+        "progress": serializers.JSONField()}))
+    def get(self, request, project_id: int):
+        project = selectors.project_get(user=request.user, project_id=project_id)
+        return Response({"annotators": selectors.project_annotators(project),
+                         "progress": selectors.project_progress(project)})
+
+
+class TaskDetailApi(APIView):
+    """One task with all its annotations (owners and auditors)."""
+
+    permission_classes = [HasRole(Role.OWNER, Role.AUDITOR, Role.ADMIN)]
+
+    @extend_schema(responses=inline_serializer("TaskDetail", {
+        "id": serializers.IntegerField(), "external_id": serializers.CharField(allow_null=True),
+        "data": serializers.JSONField(), "categories": serializers.ListField(),
+        "annotation_count": serializers.IntegerField(),
+        "annotations": serializers.ListField(child=serializers.JSONField())}))
+    def get(self, request, project_id: int, task_id: int):
+        project = selectors.project_get(user=request.user, project_id=project_id)
+        task = get_object_or_404(project.tasks, pk=task_id)
+        return Response({"id": task.pk, "external_id": task.external_id, "data": task.data,
+                         "categories": dispatch.task_categories(task=task, project=project),
+                         "annotation_count": task.annotation_count,
+                         "annotations": selectors.task_annotations(task)})
+
+
+NEXT_OUT = inline_serializer("NextTask", {
+    "assignment": serializers.IntegerField(),
+    "task": serializers.JSONField(),
+    "categories": serializers.ListField(child=serializers.CharField()),
+    "protect": serializers.JSONField(),
+    "expires_at": serializers.DateTimeField(),
+})
+
+
+class NextTaskApi(APIView):
+    """The next task for the calling annotator: 200, 204 when none is left, 409 when a rule
+    refuses (with the rule and until when)."""
+
+    permission_classes = [HasRole(Role.ANNOTATOR)]
+
+    @extend_schema(request=None, responses={200: NEXT_OUT, 204: OpenApiResponse(
+        description="Nothing left for you in this project."), 409: OpenApiResponse(
+        description='{"error", "detail", "until", "rule"}')})
+    def post(self, request, project_id: int):
+        project = selectors.project_get(user=request.user, project_id=project_id)
+        assignment = dispatch.assignment_next(annotator=request.user, project=project)
+        if assignment is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        return Response(selectors.assignment_payload(assignment, project))
+
+
+class SubmitIn(serializers.Serializer):
+    result = serializers.JSONField()
+
+
+ANNOTATION_OUT = inline_serializer("AnnotationOut", {
+    "id": serializers.IntegerField(), "assignment": serializers.IntegerField(),
+    "task": serializers.IntegerField(), "result": serializers.JSONField(),
+    "seconds": serializers.CharField(), "created_at": serializers.DateTimeField(),
+    "is_extra": serializers.BooleanField(),
+})
+
+
+class SubmitApi(APIView):
+    """Submit a result: 201; the same again: 200 with the same annotation; after the slot went
+    to someone else: 409, and the work is kept as an extra annotation."""
+
+    permission_classes = [HasRole(Role.ANNOTATOR)]
+
+    @extend_schema(request=SubmitIn, responses={201: ANNOTATION_OUT, 200: ANNOTATION_OUT})
+    def post(self, request, assignment_id: int):
+        data = SubmitIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        outcome = dispatch.annotation_submit(annotator=request.user, assignment_id=assignment_id,
+                                             result=data.validated_data["result"])
+        annotation = outcome.annotation
+        body = {"id": annotation.pk, "assignment": annotation.assignment_id,
+                "task": annotation.task_id, "result": annotation.result,
+                "seconds": str(annotation.seconds), "created_at": annotation.created_at,
+                "is_extra": annotation.is_extra}
+        if outcome.is_extra:
+            return Response({"error": "slot_taken", "detail": (
+                "Your assignment expired and its slot went to someone else. Your work is kept "
+                "as an extra annotation."), "annotation": body},
+                status=status.HTTP_409_CONFLICT)
+        return Response(body, status=status.HTTP_201_CREATED if outcome.created else 200)
+
+
+class SkipApi(APIView):
+    """Skip a task: no penalty, and it is not shown to you again."""
+
+    permission_classes = [HasRole(Role.ANNOTATOR)]
+
+    @extend_schema(request=None, responses=inline_serializer(
+        "SkipOut", {"assignment": serializers.IntegerField(), "status": serializers.CharField()}))
+    def post(self, request, assignment_id: int):
+        assignment = dispatch.assignment_skip(annotator=request.user,
+                                              assignment_id=assignment_id)
+        return Response({"assignment": assignment.pk, "status": assignment.status})

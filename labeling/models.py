@@ -1,0 +1,244 @@
+"""Projects, tasks, assignments (the dispatcher's claims), annotations, import and export jobs."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Now
+from django.utils.translation import gettext_lazy as _
+
+
+class TaskType(models.TextChoices):
+    TEXT_CLASSIFICATION = "text_classification", _("Text classification")
+    MULTI_LABEL = "multi_label", _("Multi-label text classification")
+    TEXT_SPANS = "text_spans", _("Text spans (named entities)")
+    IMAGE_CLASSIFICATION = "image_classification", _("Image classification")
+    IMAGE_BOXES = "image_boxes", _("Image bounding boxes")
+
+
+class Category(models.TextChoices):
+    VIOLENCE = "violence", _("Violence")
+    GORE = "gore", _("Gore")
+    SEXUAL = "sexual", _("Sexual content")
+    SELF_HARM = "self_harm", _("Self-harm")
+    HATE = "hate", _("Hate")
+    CHILD_SAFETY = "child_safety", _("Child safety")
+    OTHER_DISTURBING = "other_disturbing", _("Other disturbing content")
+
+
+class Project(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        PUBLISHED = "published", _("Published")
+        PAUSED = "paused", _("Paused")
+        CLOSED = "closed", _("Closed")
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                              related_name="projects")
+    title = models.CharField(_("title"), max_length=200)
+    instructions = models.TextField(_("instructions"), blank=True,
+                                    help_text=_("Markdown; rendered safely."))
+    task_type = models.CharField(_("task type"), max_length=32, choices=TaskType.choices)
+    # Normalised to [{"value", "color", "hotkey"}] by the services.
+    labels = models.JSONField(_("labels"), default=list)
+    annotations_per_task = models.PositiveSmallIntegerField(
+        _("annotations per task"), default=1,
+        validators=[MinValueValidator(1), MaxValueValidator(50)],
+    )
+    content_categories = models.JSONField(_("content categories"), default=list, blank=True)
+    price_per_task = models.DecimalField(_("price per task"), max_digits=10, decimal_places=2,
+                                         default=Decimal("0.00"))
+    currency = models.CharField(_("currency"), max_length=3, default="USD")
+    estimated_seconds_per_task = models.PositiveIntegerField(
+        _("estimated seconds per task"), default=30, validators=[MinValueValidator(1)]
+    )
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices,
+                              default=Status.DRAFT)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(price_per_task__gte=0),
+                                   name="project_price_non_negative"),
+            models.CheckConstraint(
+                condition=Q(annotations_per_task__gte=1) & Q(annotations_per_task__lte=50),
+                name="project_overlap_range",
+            ),
+            models.CheckConstraint(condition=Q(estimated_seconds_per_task__gte=1),
+                                   name="project_estimate_positive"),
+        ]
+        indexes = [models.Index(fields=["owner", "-created_at"]),
+                   models.Index(fields=["status"])]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def is_sensitive(self) -> bool:
+        return bool(self.content_categories)
+
+
+class Task(models.Model):
+    """One item to label. `slots_free` is the dispatcher's maintained counter: how many more
+    annotators may still be handed this task (annotations_per_task minus live claims)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="tasks")
+    external_id = models.CharField(max_length=255, null=True, blank=True)
+    data = models.JSONField()
+    # None: the project's categories apply. []: the import row marked it safe.
+    categories = models.JSONField(null=True, blank=True)
+    is_sensitive = models.BooleanField(default=False)
+    predictions = models.JSONField(null=True, blank=True)
+    slots_free = models.PositiveSmallIntegerField()
+    annotation_count = models.PositiveSmallIntegerField(db_default=0, default=0)
+    created_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "external_id"],
+                                    condition=Q(external_id__isnull=False),
+                                    name="task_unique_external_id"),
+        ]
+        indexes = [
+            # The dispatcher walks this: open tasks of a project, closest to done first.
+            models.Index(fields=["project", "slots_free", "id"], condition=Q(slots_free__gt=0),
+                         name="task_dispatch_idx"),
+            models.Index(fields=["project", "annotation_count"], name="task_progress_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"task {self.pk}"
+
+
+class Assignment(models.Model):
+    """A claim: one annotator was handed one task. At most one open per annotator and project;
+    never twice the same task to the same annotator."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        SUBMITTED = "submitted", _("Submitted")
+        SKIPPED = "skipped", _("Skipped")
+        EXPIRED = "expired", _("Expired")
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="assignments")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="assignments")
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                  related_name="assignments")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    served_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # Whether this claim currently holds one of the task's slots.
+    holds_slot = models.BooleanField(default=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["task", "annotator"],
+                                    name="assignment_once_per_annotator"),
+            models.UniqueConstraint(fields=["annotator", "project"],
+                                    condition=Q(status="open"),
+                                    name="assignment_one_open_per_project"),
+        ]
+        indexes = [
+            models.Index(fields=["expires_at"], condition=Q(status="open"),
+                         name="assignment_open_expiry_idx"),
+            models.Index(fields=["annotator", "served_at"]),
+        ]
+
+
+class Annotation(models.Model):
+    assignment = models.OneToOneField(Assignment, on_delete=models.CASCADE,
+                                      related_name="annotation")
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="annotations")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="annotations")
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                  related_name="annotations")
+    result = models.JSONField()
+    # Measured server-side, from serving to submission.
+    seconds = models.DecimalField(max_digits=10, decimal_places=3)
+    # Submitted after its slot went to someone else: kept, never dropped, but not counted.
+    is_extra = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["project", "task"]),
+                   models.Index(fields=["annotator", "created_at"])]
+        constraints = [models.CheckConstraint(condition=Q(seconds__gte=0),
+                                              name="annotation_seconds_non_negative")]
+
+
+class JobStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")
+
+
+class ImportFormat(models.TextChoices):
+    JSON = "json", "JSON"
+    JSONL = "jsonl", "JSON Lines"
+    CSV = "csv", "CSV"
+    LABEL_STUDIO = "label_studio", "Label Studio"
+    IMAGES_ZIP = "images_zip", _("Zip of images")
+
+
+class ExportFormat(models.TextChoices):
+    JSON = "json", "JSON"
+    JSONL = "jsonl", "JSON Lines"
+    CSV = "csv", "CSV"
+    LABEL_STUDIO = "label_studio", "Label Studio"
+    CONLL2003 = "conll2003", "CoNLL 2003"
+    COCO = "coco", "COCO"
+
+
+class ImportJob(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="imports")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                   related_name="+")
+    file = models.FileField(upload_to="imports/%Y/%m/", max_length=500)
+    original_name = models.CharField(max_length=255, blank=True)
+    format = models.CharField(max_length=16, choices=ImportFormat.choices)
+    status = models.CharField(max_length=16, choices=JobStatus.choices,
+                              default=JobStatus.PENDING)
+    size_bytes = models.BigIntegerField(default=0)
+    bytes_read = models.BigIntegerField(default=0)
+    total = models.PositiveIntegerField(default=0)
+    imported = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True)
+    error_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+
+class ExportJob(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="exports")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                   related_name="+")
+    format = models.CharField(max_length=16, choices=ExportFormat.choices)
+    only_finished = models.BooleanField(default=False)
+    majority = models.BooleanField(default=False)
+    status = models.CharField(max_length=16, choices=JobStatus.choices,
+                              default=JobStatus.PENDING)
+    total = models.PositiveIntegerField(default=0)
+    exported = models.PositiveIntegerField(default=0)
+    file = models.FileField(upload_to="exports/%Y/%m/", max_length=500, blank=True)
+    provenance = models.FileField(upload_to="exports/%Y/%m/", max_length=500, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]

@@ -1,0 +1,135 @@
+"""Read queries, scoped by role: owners see their own projects, annotators the published ones,
+auditors and admins all of them."""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.db.models import Count, Q, QuerySet, Sum
+from django.http import Http404
+from django.utils import timezone
+
+from accounts.roles import Role, role_of
+from accounts.selectors import pseudonyms_for
+from labeling.dispatch import task_categories, task_protect
+from labeling.models import Annotation, Assignment, Project, Task
+from labeling.policies import implied_hourly
+
+
+def projects_visible_to(user) -> QuerySet[Project]:
+    role = role_of(user)
+    projects = Project.objects.select_related("owner")
+    if role == Role.OWNER:
+        return projects.filter(owner=user)
+    if role == Role.ANNOTATOR:
+        return projects.filter(status=Project.Status.PUBLISHED)
+    if role in (Role.AUDITOR, Role.ADMIN):
+        return projects
+    return projects.none()
+
+
+def project_get(*, user, project_id: int) -> Project:
+    project = projects_visible_to(user).filter(pk=project_id).first()
+    if project is None:
+        raise Http404
+    return project
+
+
+def project_owned(*, user, project_id: int) -> Project:
+    """A project the user owns (admins may act on any)."""
+    project = Project.objects.filter(pk=project_id).first()
+    if project is None or (project.owner_id != user.pk and role_of(user) != Role.ADMIN):
+        raise Http404
+    return project
+
+
+def project_progress(project: Project) -> dict[str, Any]:
+    """Counts over the task_progress_idx index; not on any hot path."""
+    stats = project.tasks.aggregate(
+        total=Count("id"),
+        finished=Count("id", filter=Q(annotation_count__gte=project.annotations_per_task)),
+        annotations=Sum("annotation_count"),
+    )
+    total = stats["total"] or 0
+    finished = stats["finished"] or 0
+    return {
+        "tasks": total,
+        "finished": finished,
+        "annotations": stats["annotations"] or 0,
+        "annotations_needed": total * project.annotations_per_task,
+        "percent": round(100 * finished / total, 1) if total else 0.0,
+    }
+
+
+def project_rate(project: Project) -> str:
+    return str(implied_hourly(price_per_task=project.price_per_task,
+                              seconds_per_task=project.estimated_seconds_per_task))
+
+
+def project_annotators(project: Project) -> list[dict[str, Any]]:
+    """Per pseudonym: annotations, skipped, median-free summary. Owners never see names."""
+    rows = list(
+        Assignment.objects.filter(project=project).values("annotator_id").annotate(
+            submitted=Count("id", filter=Q(status=Assignment.Status.SUBMITTED)),
+            skipped=Count("id", filter=Q(status=Assignment.Status.SKIPPED)),
+            expired=Count("id", filter=Q(status=Assignment.Status.EXPIRED)),
+        ).order_by("-submitted")
+    )
+    seconds = dict(
+        Annotation.objects.filter(project=project).values("annotator_id")
+        .annotate(total=Sum("seconds")).values_list("annotator_id", "total")
+    )
+    names = pseudonyms_for([row["annotator_id"] for row in rows])
+    return [
+        {"pseudonym": names[row["annotator_id"]], "submitted": row["submitted"],
+         "skipped": row["skipped"], "expired": row["expired"],
+         "seconds": str(seconds.get(row["annotator_id"]) or 0)}
+        for row in rows
+    ]
+
+
+def task_annotations(task: Task) -> list[dict[str, Any]]:
+    annotations = list(task.annotations.all())
+    names = pseudonyms_for(sorted({a.annotator_id for a in annotations}))
+    return [
+        {"id": a.pk, "annotator": names[a.annotator_id], "result": a.result,
+         "seconds": str(a.seconds), "created_at": a.created_at.isoformat(),
+         "is_extra": a.is_extra}
+        for a in annotations
+    ]
+
+
+def suggestion_of(task: Task) -> dict[str, Any] | None:
+    """The first imported prediction, as a result the annotator can accept or change.
+    Task.predictions is a list of {"result": <result of the task type>, "score"?, "model"?}."""
+    predictions = task.predictions
+    if isinstance(predictions, list) and predictions and isinstance(predictions[0], dict):
+        result = predictions[0].get("result")
+        return result if isinstance(result, dict) else None
+    return None
+
+
+def assignment_payload(assignment: Assignment, project: Project) -> dict[str, Any]:
+    """The next-task shape clients rely on (DESIGN.md), plus the suggestion."""
+    task = assignment.task
+    return {
+        "assignment": assignment.pk,
+        "task": {"id": task.pk, "data": task.data, "suggestion": suggestion_of(task)},
+        "categories": task_categories(task=task, project=project),
+        "protect": task_protect(task=task, project=project),
+        "expires_at": assignment.expires_at.isoformat(),
+    }
+
+
+def annotator_today(*, annotator, tz_name: str = "UTC") -> dict[str, Any]:
+    """Today's submitted count and seconds in the annotator's own day."""
+    try:
+        tz = ZoneInfo(tz_name)
+    except Exception:
+        tz = ZoneInfo("UTC")
+    start = datetime.combine(timezone.now().astimezone(tz).date(), time.min, tzinfo=tz)
+    stats = Annotation.objects.filter(annotator=annotator, created_at__gte=start).aggregate(
+        count=Count("id"), seconds=Sum("seconds"))
+    return {"count": stats["count"] or 0, "seconds": str(stats["seconds"] or 0)}

@@ -1,0 +1,152 @@
+"""Pages: thin views over selectors and services."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts.permissions import role_required
+from accounts.roles import Role
+from fairlabel.errors import DomainError
+from labeling import selectors, services
+from labeling.dispatch import task_categories
+from labeling.forms import ProjectForm, labels_to_text
+from labeling.markdown import render_markdown
+from labeling.models import Category
+
+OWNERS = (Role.OWNER, Role.ADMIN)
+READERS = (Role.OWNER, Role.AUDITOR, Role.ADMIN)
+
+
+@role_required(*OWNERS)
+def project_list(request):
+    projects = selectors.projects_visible_to(request.user)
+    rows = [{"project": p, "progress": selectors.project_progress(p),
+             "rate": selectors.project_rate(p)} for p in projects[:200]]
+    return render(request, "labeling/project_list.html", {"rows": rows})
+
+
+@role_required(*OWNERS)
+@require_http_methods(["GET", "POST"])
+def project_create(request):
+    return _project_form(request, project=None)
+
+
+@role_required(*OWNERS)
+@require_http_methods(["GET", "POST"])
+def project_edit(request, project_id: int):
+    project = selectors.project_owned(user=request.user, project_id=project_id)
+    return _project_form(request, project=project)
+
+
+def _project_form(request, *, project):
+    initial = None
+    if project is not None:
+        initial = {"title": project.title, "instructions": project.instructions,
+                   "task_type": project.task_type, "labels": labels_to_text(project.labels),
+                   "annotations_per_task": project.annotations_per_task,
+                   "content_categories": project.content_categories,
+                   "price_per_task": project.price_per_task,
+                   "estimated_seconds_per_task": project.estimated_seconds_per_task}
+    form = ProjectForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            fields = form.cleaned_for_service()
+            if project is None:
+                project = services.project_create(owner=request.user, **fields)
+                messages.success(request, _("Project created. Import tasks next."))
+            else:
+                project = services.project_update(project=project, **fields)
+                messages.success(request, _("Project saved."))
+        except DomainError as exc:
+            form.add_error(exc.extra.get("field") if exc.extra.get("field") in form.fields
+                           else None, exc.detail)
+        else:
+            return redirect("labeling:project_detail", project_id=project.pk)
+    return render(request, "labeling/project_form.html", {
+        "form": form, "project": project, "floor": settings.FAIRLABEL_FLOOR_HOURLY,
+        "currency": settings.FAIRLABEL_CURRENCY})
+
+
+@role_required(*READERS)
+def project_detail(request, project_id: int):
+    project = selectors.project_get(user=request.user, project_id=project_id)
+    tasks = Paginator(project.tasks.order_by("id").only(
+        "id", "external_id", "data", "annotation_count", "is_sensitive"), 25)
+    page = tasks.get_page(request.GET.get("page"))
+    return render(request, "labeling/project_detail.html", {
+        "project": project, "progress": selectors.project_progress(project),
+        "rate": selectors.project_rate(project), "floor": settings.FAIRLABEL_FLOOR_HOURLY,
+        "annotators": selectors.project_annotators(project), "page": page,
+        "instructions_html": render_markdown(project.instructions),
+        "is_owner": project.owner_id == request.user.pk,
+    })
+
+
+@role_required(*OWNERS)
+@require_POST
+def project_publish(request, project_id: int):
+    project = selectors.project_owned(user=request.user, project_id=project_id)
+    try:
+        services.project_publish(project=project)
+        messages.success(request, _("Published: annotators can now label this project."))
+    except DomainError as exc:
+        messages.error(request, exc.detail)
+    return redirect("labeling:project_detail", project_id=project.pk)
+
+
+@role_required(*OWNERS)
+@require_POST
+def project_pause(request, project_id: int):
+    project = selectors.project_owned(user=request.user, project_id=project_id)
+    services.project_pause(project=project)
+    messages.success(request, _("Paused: no new tasks are handed out."))
+    return redirect("labeling:project_detail", project_id=project.pk)
+
+
+@role_required(*READERS)
+def task_detail(request, project_id: int, task_id: int):
+    project = selectors.project_get(user=request.user, project_id=project_id)
+    task = get_object_or_404(project.tasks, pk=task_id)
+    return render(request, "labeling/task_detail.html", {
+        "project": project, "task": task,
+        "categories": task_categories(task=task, project=project),
+        "annotations": selectors.task_annotations(task)})
+
+
+@role_required(Role.ANNOTATOR)
+def annotator_home(request):
+    projects = selectors.projects_visible_to(request.user)[:200]
+    return render(request, "labeling/annotator_home.html", {
+        "projects": projects, "floor": settings.FAIRLABEL_FLOOR_HOURLY,
+        "currency": settings.FAIRLABEL_CURRENCY,
+        "category_names": dict(Category.choices)})
+
+
+@role_required(Role.AUDITOR, Role.ADMIN)
+def auditor_home(request):
+    projects = selectors.projects_visible_to(request.user)[:500]
+    rows = [{"project": p, "progress": selectors.project_progress(p),
+             "rate": selectors.project_rate(p)} for p in projects]
+    return render(request, "labeling/auditor_home.html", {"rows": rows})
+
+
+def rules(request):
+    """Algorithmic transparency: every rule the dispatcher applies, with its parameters."""
+    return render(request, "labeling/rules.html", {"s": settings})
+
+
+@role_required(Role.ANNOTATOR)
+def label(request, project_id: int):
+    """The labeling page: the task, the label controls, today's progress."""
+    project = selectors.project_get(user=request.user, project_id=project_id)
+    profile = getattr(request.user, "profile", None)
+    return render(request, "labeling/label.html", {
+        "project": project, "instructions_html": render_markdown(project.instructions),
+        "today": selectors.annotator_today(annotator=request.user,
+                                           tz_name=profile.timezone if profile else "UTC"),
+    })

@@ -1,0 +1,84 @@
+"""`manage.py demo`: one user of each role and demo projects. Safe to run again.
+
+It lives in the top app (payments) because it seeds every layer below it."""
+
+from django.contrib.auth.models import User
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from accounts.roles import Role
+from accounts.services import user_create
+from labeling.models import Project
+from labeling.services import project_create, project_publish, tasks_create
+
+DEMO_USERS = [
+    ("annotator", Role.ANNOTATOR, "annotate-fairly", "KE", "Africa/Nairobi"),
+    ("owner", Role.OWNER, "own-fairly", "FR", "Europe/Paris"),
+    ("auditor", Role.AUDITOR, "audit-fairly", "DE", "Europe/Berlin"),
+    ("admin", Role.ADMIN, "admin-fairly", "US", "UTC"),
+]
+
+REVIEWS = [
+    "The delivery was quick and the product works exactly as described.",
+    "Terrible support: three emails and still no answer after two weeks.",
+    "It does the job. Nothing more, nothing less.",
+    "Absolutely love it, I bought a second one for my sister.",
+    "Broke after a week of normal use; asking for a refund.",
+    "Fine for the price, though the manual is confusing.",
+    "Best purchase I made this year, the battery lasts for days.",
+    "The colour is not the one shown in the pictures.",
+    "Arrived on time, well packed, works fine.",
+    "Would not recommend: noisy and slow.",
+    "Good value; setup took five minutes.",
+    "Customer service replaced it at once when it failed.",
+]
+
+SENTENCES = [
+    "Ada Lovelace worked with Charles Babbage in London.",
+    "The Fairwork project rates platforms in Nairobi and Manila.",
+    "Marie Curie moved from Warsaw to Paris in 1891.",
+    "Alan Turing was born in Maida Vale, London.",
+    "Grace Hopper served in the United States Navy.",
+    "Kenya and the Philippines host many data workers.",
+]
+
+
+class Command(BaseCommand):
+    help = "Create the demo users (printed with their passwords) and demo projects."
+
+    def handle(self, *args, **options):
+        with transaction.atomic():
+            users = {}
+            for username, role, password, country, tz in DEMO_USERS:
+                user = User.objects.filter(username=username).first()
+                if user is None:
+                    user = user_create(username=username, password=password, role=role,
+                                       country=country, timezone=tz, check_password=False)
+                users[role] = user
+            owner = users[Role.OWNER]
+            if not Project.objects.filter(owner=owner).exists():
+                self._projects(owner)
+        self.stdout.write(self.style.SUCCESS("Demo users (username / password):"))
+        for username, role, password, *_ in DEMO_USERS:
+            self.stdout.write(f"  {role.value:<10} {username} / {password}")
+
+    def _projects(self, owner) -> None:
+        reviews = project_create(
+            owner=owner, title="Product reviews: sentiment", task_type="text_classification",
+            instructions="Read the review and choose its **overall sentiment**.\n\n"
+                         "- *positive*: the writer is satisfied\n- *negative*: dissatisfied\n"
+                         "- *neutral*: neither",
+            labels=["positive", "negative", "neutral"], annotations_per_task=2,
+            price_per_task="0.10", estimated_seconds_per_task=20,
+        )
+        tasks_create(project=reviews, rows=[{"data": {"text": t}, "id": f"review-{i}"}
+                                            for i, t in enumerate(REVIEWS, 1)])
+        project_publish(project=reviews)
+        entities = project_create(
+            owner=owner, title="People and places", task_type="text_spans",
+            instructions="Select each **person** (PER) and **location** (LOC).",
+            labels=[{"value": "PER", "hotkey": "p"}, {"value": "LOC", "hotkey": "l"}],
+            price_per_task="0.25", estimated_seconds_per_task=45,
+        )
+        tasks_create(project=entities, rows=[{"data": {"text": t}} for t in SENTENCES])
+        project_publish(project=entities)

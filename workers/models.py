@@ -1,0 +1,1 @@
+# Consent, work sessions, breaks and exposure arrive with the working-time issue.
