@@ -16,3 +16,9 @@ urlpatterns = [
     path("assignments/<int:assignment_id>/submit/", api.SubmitApi.as_view(), name="submit"),
     path("assignments/<int:assignment_id>/skip/", api.SkipApi.as_view(), name="skip"),
 ]
+
+# Import and export endpoints live with their packages.
+from labeling.exporting.api_urls import urlpatterns as _export_api  # noqa: E402
+from labeling.importing.api_urls import urlpatterns as _import_api  # noqa: E402
+
+urlpatterns += _import_api + _export_api

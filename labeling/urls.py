@@ -17,3 +17,8 @@ urlpatterns = [
     path("audit/", views.auditor_home, name="auditor_home"),
     path("rules/", views.rules, name="rules"),
 ]
+
+from labeling.exporting.urls import urlpatterns as _export_pages  # noqa: E402
+from labeling.importing.urls import urlpatterns as _import_pages  # noqa: E402
+
+urlpatterns += _import_pages + _export_pages

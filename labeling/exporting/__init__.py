@@ -1,0 +1,1 @@
+"""Streaming exports of tasks and labels in every common format."""

@@ -1,0 +1,1 @@
+"""Streaming, atomic imports of tasks in every common format."""
