@@ -12,7 +12,7 @@ from rest_framework.permissions import BasePermission
 from accounts.roles import Role, role_of
 
 
-def HasRole(*roles: Role) -> type[BasePermission]:  # noqa: N802  (reads as a class in views)
+def HasRole(*roles: Role) -> type[BasePermission]:
     allowed = frozenset(roles)
 
     class _HasRole(BasePermission):

@@ -17,6 +17,15 @@ from labeling.models import Category, Project, TaskType
 ALL_ROLES = (Role.ANNOTATOR, Role.OWNER, Role.AUDITOR, Role.ADMIN)
 
 
+class DecimalString(serializers.CharField):
+    """Money comes as a decimal string ("0.10"); a JSON float is refused, never rounded."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, float):
+            raise serializers.ValidationError('Send a decimal string, like "0.10", not a float.')
+        return super().to_internal_value(data)
+
+
 class ProjectIn(serializers.Serializer):
     title = serializers.CharField(max_length=200)
     instructions = serializers.CharField(required=False, allow_blank=True, default="")
@@ -27,7 +36,7 @@ class ProjectIn(serializers.Serializer):
                                                     max_value=50)
     content_categories = serializers.ListField(
         child=serializers.ChoiceField(choices=Category.choices), required=False, default=list)
-    price_per_task = serializers.CharField(help_text='A decimal string, like "0.10".')
+    price_per_task = DecimalString(help_text='A decimal string, like "0.10".')
     estimated_seconds_per_task = serializers.IntegerField(min_value=1, max_value=86400)
 
 

@@ -31,7 +31,7 @@ class ProjectForm(forms.Form):
     task_type = forms.ChoiceField(label=_("Task type"), choices=TaskType.choices)
     labels = forms.CharField(
         label=_("Labels"), widget=forms.Textarea(attrs={"rows": 5}),
-        help_text=_("One per line: name, or name | #colour | hotkey. Digits 1–9 are given "
+        help_text=_("One per line: name, or name | #colour | hotkey. Digits 1 to 9 are given "
                     "in order when no hotkey is set."))
     annotations_per_task = forms.IntegerField(label=_("Annotations per task"), min_value=1,
                                               max_value=50, initial=1)

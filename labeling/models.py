@@ -90,7 +90,8 @@ class Task(models.Model):
     annotators may still be handed this task (annotations_per_task minus live claims)."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="tasks")
-    external_id = models.CharField(max_length=255, null=True, blank=True)
+    # NULL, not "": tasks without an external id must not collide in the unique constraint.
+    external_id = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
     data = models.JSONField()
     # None: the project's categories apply. []: the import row marked it safe.
     categories = models.JSONField(null=True, blank=True)
@@ -153,6 +154,9 @@ class Assignment(models.Model):
             models.Index(fields=["annotator", "served_at"]),
         ]
 
+    def __str__(self) -> str:
+        return f"assignment {self.pk} ({self.status})"
+
 
 class Annotation(models.Model):
     assignment = models.OneToOneField(Assignment, on_delete=models.CASCADE,
@@ -174,6 +178,9 @@ class Annotation(models.Model):
                    models.Index(fields=["annotator", "created_at"])]
         constraints = [models.CheckConstraint(condition=Q(seconds__gte=0),
                                               name="annotation_seconds_non_negative")]
+
+    def __str__(self) -> str:
+        return f"annotation {self.pk}"
 
 
 class JobStatus(models.TextChoices):
@@ -222,6 +229,9 @@ class ImportJob(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
 
+    def __str__(self) -> str:
+        return f"import {self.pk} ({self.status})"
+
 
 class ExportJob(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="exports")
@@ -242,3 +252,6 @@ class ExportJob(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"export {self.pk} ({self.format}, {self.status})"

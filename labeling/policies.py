@@ -96,7 +96,7 @@ def project_open_gate(*, annotator, project, now: datetime) -> Refusal | None:
 
 
 def implied_hourly(*, price_per_task: Decimal, seconds_per_task: int | Decimal) -> Decimal:
-    """The hourly rate a piece rate implies: price × 3600 / seconds, to the cent."""
+    """The hourly rate a piece rate implies: price * 3600 / seconds, to the cent."""
     if not seconds_per_task:
         return Decimal("0.00")
     rate = Decimal(price_per_task) * 3600 / Decimal(seconds_per_task)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 os.environ.setdefault("FAIRLABEL_VAR_DIR", str(Path(tempfile.gettempdir()) / "fairlabel-test"))
 
-from .base import *  # noqa: E402,F403
-from .base import CELERY_DIR, DATABASES, VAR_DIR  # noqa: E402
+from .base import *  # noqa: F403
+from .base import CELERY_DIR, DATABASES, VAR_DIR
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -16,9 +16,13 @@ MEDIA_ROOT = VAR_DIR / "media"
 for folder in (VAR_DIR, CELERY_DIR / "queue", CELERY_DIR / "processed", CELERY_DIR / "results"):
     Path(folder).mkdir(parents=True, exist_ok=True)
 
+# One test database per test process, so that several runs on one machine never collide.
+_RUN = os.getpid()
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["NAME"] = VAR_DIR / "test.sqlite3"
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-db-{_RUN}.sqlite3")}
+else:
+    DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{_RUN}"}
 
 # Jobs run in-process unless a test starts a real worker; on_commit still decides when.
 CELERY_TASK_ALWAYS_EAGER = True
