@@ -54,7 +54,8 @@ def user_create(
         user.is_staff = role == Role.ADMIN
         user.is_superuser = role == Role.ADMIN
         user.save()
-        user.groups.add(Group.objects.get(name=role.value))
+        group, _ = Group.objects.get_or_create(name=role.value)
+        user.groups.add(group)
         Profile.objects.create(user=user, country=country, timezone=timezone)
     return user
 

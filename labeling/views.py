@@ -6,6 +6,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -142,11 +143,76 @@ def rules(request):
 
 @role_required(Role.ANNOTATOR)
 def label(request, project_id: int):
-    """The labeling page: the task, the label controls, today's progress."""
+    """The labeling page: the task, the label controls, today's progress. The page script
+    (static/js/label.js) talks to the JSON API; this view hands it its wiring and strings."""
     project = selectors.project_get(user=request.user, project_id=project_id)
     profile = getattr(request.user, "profile", None)
+    today = selectors.annotator_today(annotator=request.user,
+                                      tz_name=profile.timezone if profile else "UTC")
+    config = {
+        "project": project.pk, "taskType": project.task_type, "labels": project.labels,
+        "urls": {
+            "next": reverse("api:next", args=[project.pk]),
+            # The script puts the assignment id in place of {id}.
+            "submit": reverse("api:submit", args=[0]).replace("/0/", "/{id}/"),
+            "skip": reverse("api:skip", args=[0]).replace("/0/", "/{id}/"),
+            "home": reverse("labeling:annotator_home"),
+            "rules": reverse("labeling:rules"),
+        },
+        "today": today,
+        "categories": dict(Category.choices),
+        "text": {
+            "loading": _("Loading the next task…"),
+            "saved": _("Saved"),
+            "savedExtra": _("Saved as an extra annotation"),
+            "skipped": _("Skipped"),
+            "undone": _("Undone"),
+            "nothingToUndo": _("Nothing to undo"),
+            "pickLabel": _("Pick a label first"),
+            "selectText": _("Select some text first (mouse, or arrow keys)"),
+            "done": _("Nothing left in this project — thank you"),
+            "back": _("Back to your projects"),
+            "refused": _("No task for now"),
+            "until": _("Until"),
+            "rule": _("The rule"),
+            "retry": _("Try again"),
+            "network": _("The server could not be reached; your work is still here. "
+                         "Press Enter to try again."),
+            "error": _("Something went wrong"),
+            "selection": _("Selection"),
+            "noSelection": _("No selection"),
+            "remove": _("Remove"),
+            "box": _("Box"),
+            "noSpans": _("No span yet."),
+            "noBoxes": _("No box yet: drag on the image to draw one."),
+            "boxRemoved": _("Box removed"),
+            "spanRemoved": _("Span removed"),
+            "sensitiveText": _("This text may contain disturbing content"),
+            "sensitiveImage": _("This image may contain disturbing content"),
+            "sensitiveHelp": _("It stays hidden until you choose to see it. You may skip it "
+                               "(S) with no penalty."),
+            "show": _("Show"),
+            "hide": _("Hide again"),
+            "showImage": _("Show image"),
+            "blurImage": _("Blur again"),
+            "taskImage": _("Task image"),
+            "todayCount": _("Today: {count} tasks · {minutes} min"),
+            "expires": _("Held for you until {time}"),
+            "task": _("Task"),
+            "textToAnnotate": _("Text to annotate"),
+            "spanHelp": _("Select words with the mouse, or move a word cursor with ← and → "
+                          "and extend it with Shift+← and Shift+→; then press a label key."),
+            "spansHeading": _("Spans"),
+            "boxesHeading": _("Boxes"),
+            "imageTools": _("Image tools"),
+            "zoomIn": _("Zoom in"),
+            "zoomOut": _("Zoom out"),
+            "fit": _("Fit"),
+            "blurLevel": _("Blur level"),
+            "imageFailed": _("The image could not be loaded. You may skip this task (S)."),
+        },
+    }
     return render(request, "labeling/label.html", {
         "project": project, "instructions_html": render_markdown(project.instructions),
-        "today": selectors.annotator_today(annotator=request.user,
-                                           tz_name=profile.timezone if profile else "UTC"),
+        "today": today, "config": config,
     })
