@@ -1,0 +1,77 @@
+"""The import API: thin views over the import services and selectors."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.permissions import HasRole
+from accounts.roles import Role
+from labeling.importing import selectors, services
+from labeling.models import ImportFormat
+from labeling.selectors import project_owned
+
+
+class ImportIn(serializers.Serializer):
+    file = serializers.FileField()
+    format = serializers.CharField(
+        required=False, allow_blank=True,
+        help_text=f"One of {', '.join(ImportFormat.values)}; detected from the file name when "
+                  "absent.")
+
+
+class ImportErrorOut(serializers.Serializer):
+    line = serializers.JSONField(help_text="The line number, or the zip member's name, or null "
+                                           "for the whole file.")
+    message = serializers.CharField()
+
+
+class ImportOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+    format = serializers.CharField()
+    original_name = serializers.CharField()
+    total = serializers.IntegerField(help_text="Rows read so far.")
+    imported = serializers.IntegerField()
+    errors = ImportErrorOut(many=True, help_text="At most FAIRLABEL_IMPORT_MAX_ERRORS.")
+    error_count = serializers.IntegerField()
+    bytes_read = serializers.IntegerField()
+    size_bytes = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+
+
+class ProjectImportsApi(APIView):
+    """Upload a file of tasks: the import runs as a job; poll GET /api/imports/{id}/."""
+
+    permission_classes = [HasRole(Role.OWNER, Role.ADMIN)]
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(operation_id="imports_create", request={"multipart/form-data": ImportIn},
+                   responses={202: ImportOut})
+    def post(self, request, project_id: int):
+        project = project_owned(user=request.user, project_id=project_id)
+        data = ImportIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        job = services.import_job_create(project=project, user=request.user,
+                                         file=data.validated_data["file"],
+                                         fmt=data.validated_data.get("format") or None)
+        job.refresh_from_db()
+        return Response(ImportOut(services.import_job_payload(job)).data,
+                        status=status.HTTP_202_ACCEPTED)
+
+
+class ImportDetailApi(APIView):
+    """An import job's status, progress and errors; only the project's owner sees it."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(operation_id="imports_retrieve", responses={200: ImportOut})
+    def get(self, request, import_id: int):
+        job = selectors.import_job_get(user=request.user, job_id=import_id)
+        return Response(ImportOut(services.import_job_payload(job)).data)

@@ -1,0 +1,391 @@
+"""Validation and loading in one streaming pass, inside one transaction: any bad row rolls the
+whole file back and every bad row is reported by line.
+
+PostgreSQL: rows go in with COPY (psycopg 3), as COPY text lines built here and written in
+multi-megabyte chunks. SQLite: `executemany` in large batches. The memory held is one batch plus
+the set of external ids seen (to find duplicates), whatever the size of the file."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+import orjson
+from django.conf import settings
+from django.db import connection, transaction
+
+from labeling.importing import parsers
+from labeling.importing.parsers import ByteCounter, FileError, RowError
+from labeling.importing.rows import RowProblem, RowReader, categories_from_cell, external_id_of
+from labeling.models import ImportFormat, Project, Task
+
+BATCH_ROWS = 20_000
+TASK_TABLE = Task._meta.db_table
+COLUMNS = ("project_id", "external_id", "data", "categories", "is_sensitive", "predictions",
+           "slots_free")
+
+
+@dataclass
+class Progress:
+    bytes_read: int
+    size: int
+    total: int
+    imported: int
+
+
+@dataclass
+class ImportOutcome:
+    total: int = 0
+    imported: int = 0
+    bytes_read: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    error_count: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.error_count == 0
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+class ErrorList:
+    """Every error is counted; the first FAIRLABEL_IMPORT_MAX_ERRORS are kept."""
+
+    def __init__(self, limit: int | None = None) -> None:
+        self.limit = settings.FAIRLABEL_IMPORT_MAX_ERRORS if limit is None else limit
+        self.items: list[dict[str, Any]] = []
+        self.count = 0
+
+    def add(self, line: int | str | None, message: str) -> None:
+        self.count += 1
+        if len(self.items) < self.limit:
+            self.items.append({"line": line, "message": message})
+
+    def sorted(self) -> list[dict[str, Any]]:
+        if all(isinstance(e["line"], int) for e in self.items):
+            return sorted(self.items, key=lambda e: e["line"])
+        return self.items
+
+
+class _Rollback(Exception):
+    pass
+
+
+# --- sinks: where valid rows go ---------------------------------------------------------------
+def _copy_escape(text: bytes) -> bytes:
+    """COPY text format: backslash, tab, newline and carriage return are escaped."""
+    text = text.replace(b"\\", b"\\\\")
+    if b"\t" in text or b"\n" in text or b"\r" in text:
+        text = text.replace(b"\t", b"\\t").replace(b"\n", b"\\n").replace(b"\r", b"\\r")
+    return text
+
+
+class _Sink:
+    """Collects rows and writes them in batches. Subclasses know their database."""
+
+    def __init__(self, project: Project) -> None:
+        self.project_id = project.pk
+        self.slots = project.annotations_per_task
+        self.rows: list = []
+        self.written = 0
+
+    def __enter__(self) -> _Sink:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        return None
+
+    def discard(self) -> None:
+        self.rows.clear()
+
+    def existing(self, ids: list[str]) -> set[str]:
+        """Which of these external ids the project's tasks already use."""
+        found: set[str] = set()
+        for start in range(0, len(ids), 500):
+            found.update(Task.objects.filter(project_id=self.project_id,
+                                             external_id__in=ids[start:start + 500])
+                         .values_list("external_id", flat=True))
+        return found
+
+
+class PostgresSink(_Sink):
+    """Rows become COPY text lines; one COPY stays open across batches unless a query has to
+    run between them (the duplicate-id check against existing tasks)."""
+
+    def __init__(self, project: Project) -> None:
+        super().__init__(project)
+        self.prefix = b"%d\t" % self.project_id
+        self.suffix = b"\t%d\n" % self.slots
+        self.cursor = None
+        self._copy_cm = None
+        self._copy = None
+
+    def __enter__(self) -> PostgresSink:
+        self.cursor = connection.cursor()
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if exc_type is None:
+                self._end_copy()
+            elif self._copy_cm is not None:
+                cm, self._copy_cm, self._copy = self._copy_cm, None, None
+                try:
+                    cm.__exit__(exc_type, exc, tb)  # COPY FAIL; the transaction rolls back
+                except Exception:  # noqa: S110  (already failing; the original error wins)
+                    pass
+        finally:
+            self.cursor.close()
+
+    def add_plain(self, blob: bytes, sensitive: bool) -> None:
+        """A row with no external id, categories or predictions. orjson never writes a raw tab,
+        newline or carriage return, so only backslashes need escaping."""
+        self.rows.append(b"\\N\t" + blob.replace(b"\\", b"\\\\")
+                         + (b"\t\\N\tt\t\\N" if sensitive else b"\t\\N\tf\t\\N"))
+
+    def add(self, ext: str | None, blob: bytes, categories: bytes | None, sensitive: bool,
+            predictions: bytes | None) -> None:
+        self.rows.append(b"\t".join((
+            b"\\N" if ext is None else _copy_escape(ext.encode()),
+            _copy_escape(blob),
+            b"\\N" if categories is None else _copy_escape(categories),
+            b"t" if sensitive else b"f",
+            b"\\N" if predictions is None else _copy_escape(predictions),
+        )))
+
+    def flush(self) -> None:
+        if not self.rows:
+            return
+        glue = self.suffix + self.prefix
+        buffer = self.prefix + glue.join(self.rows) + self.suffix
+        with connection.wrap_database_errors:
+            if self._copy is None:
+                self._copy_cm = self.cursor.copy(
+                    f"COPY {TASK_TABLE} ({', '.join(COLUMNS)}) FROM STDIN")
+                self._copy = self._copy_cm.__enter__()
+            self._copy.write(buffer)
+        self.written += len(self.rows)
+        self.rows.clear()
+
+    def _end_copy(self) -> None:
+        if self._copy_cm is not None:
+            cm, self._copy_cm, self._copy = self._copy_cm, None, None
+            with connection.wrap_database_errors:
+                cm.__exit__(None, None, None)
+
+    def discard(self) -> None:
+        super().discard()
+        self._end_copy()
+
+    def existing(self, ids: list[str]) -> set[str]:
+        self._end_copy()
+        with connection.wrap_database_errors:
+            self.cursor.execute(
+                f"SELECT external_id FROM {TASK_TABLE} "  # noqa: S608  (constant table name)
+                "WHERE project_id = %s AND external_id = ANY(%s)", [self.project_id, ids])
+            return {row[0] for row in self.cursor.fetchall()}
+
+
+class SqliteSink(_Sink):
+    """Large executemany batches; annotation_count and created_at take their column defaults."""
+
+    SQL = (f"INSERT INTO {TASK_TABLE} ({', '.join(COLUMNS)}) "  # noqa: S608
+           f"VALUES ({', '.join(['%s'] * len(COLUMNS))})")
+
+    def __enter__(self) -> SqliteSink:
+        self.cursor = connection.cursor()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.cursor.close()
+
+    def add_plain(self, blob: bytes, sensitive: bool) -> None:
+        self.rows.append((self.project_id, None, blob.decode(), None, sensitive, None,
+                          self.slots))
+
+    def add(self, ext: str | None, blob: bytes, categories: bytes | None, sensitive: bool,
+            predictions: bytes | None) -> None:
+        self.rows.append((self.project_id, ext, blob.decode(),
+                          None if categories is None else categories.decode(), sensitive,
+                          None if predictions is None else predictions.decode(), self.slots))
+
+    def flush(self) -> None:
+        if self.rows:
+            self.cursor.executemany(self.SQL, self.rows)
+            self.written += len(self.rows)
+            self.rows.clear()
+
+
+def sink_for(project: Project) -> _Sink:
+    return PostgresSink(project) if connection.vendor == "postgresql" else SqliteSink(project)
+
+
+# --- the pass ---------------------------------------------------------------------------------
+def _csv_rows(records: Iterator[tuple[int, Any]]) -> Iterator[tuple[int, Any]]:
+    """CSV cells -> (data, external id, categories, predictions); cells stay text, and a cell
+    starting with = + - @ is kept as it is (exports escape such cells)."""
+    for line, cells in records:
+        if cells.__class__ is RowError:
+            yield line, cells
+            continue
+        try:
+            ext = cells.pop("id", None) or None
+            categories = cells.pop("categories", None)
+            yield line, (cells, external_id_of(ext),
+                         None if categories is None else categories_from_cell(categories), None)
+        except RowProblem as exc:
+            yield line, RowError(str(exc))
+
+
+def _records(fmt: str, stream: ByteCounter) -> Iterator[tuple[int, Any]]:
+    if fmt == ImportFormat.JSONL:
+        return parsers.jsonl_records(stream)
+    if fmt in (ImportFormat.JSON, ImportFormat.LABEL_STUDIO):
+        return parsers.json_list_records(stream)
+    if fmt == ImportFormat.CSV:
+        return _csv_rows(parsers.csv_records(stream))
+    raise ValueError(f"no row reader for {fmt!r}")
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def _kind(value: Any) -> str:
+    return {list: "a list", str: "a string", int: "a number", float: "a number",
+            bool: "true/false"}.get(type(value), "null")
+
+
+def tasks_import(*, project: Project, stream: IO[bytes], fmt: str, size: int = 0,
+                 on_progress: ProgressCallback | None = None, progress_seconds: float = 1.0,
+                 progress_rows: int = 50_000) -> ImportOutcome:
+    """Import a file of tasks into `project`, all or nothing. Never raises for bad input: the
+    outcome lists the errors (and imported is 0 when there are any)."""
+    if fmt == ImportFormat.IMAGES_ZIP:
+        from labeling.importing.images import images_import
+
+        return images_import(project=project, stream=stream, size=size,
+                             on_progress=on_progress)
+    counter = ByteCounter(stream)
+    errors = ErrorList()
+    outcome = ImportOutcome()
+    reader = RowReader(project, label_studio=fmt == ImportFormat.LABEL_STUDIO)
+    always_unwrap = fmt == ImportFormat.LABEL_STUDIO
+    check_existing = project.tasks.filter(external_id__isnull=False).exists()
+    project_sensitive = project.is_sensitive
+    required = reader.required
+    unwrap = reader.unwrap
+    dumps = orjson.dumps
+    encode_error = orjson.JSONEncodeError
+    seen: set[str] = set()
+    batch_ids: list[tuple[str, int]] = []
+    total = 0
+    failed = False
+    last_time = time.monotonic()
+    last_total = 0
+
+    def error(line: int | str | None, message: str) -> None:
+        nonlocal failed
+        errors.add(line, message)
+        if not failed:
+            failed = True
+            sink.discard()
+
+    def flush() -> None:
+        if batch_ids:
+            found = sink.existing([ext for ext, _ in batch_ids])
+            for ext, line in batch_ids:
+                if ext in found:
+                    error(line, f"a task with the id {ext!r} already exists in this project")
+            batch_ids.clear()
+        if not failed:
+            sink.flush()
+
+    try:
+        with transaction.atomic(), sink_for(project) as sink:
+            add_plain = sink.add_plain
+            pending = sink.rows
+            try:
+                for line, value in _records(fmt, counter):
+                    total += 1
+                    if not total & 4095 and on_progress is not None:
+                        now = time.monotonic()
+                        if now - last_time >= progress_seconds or (
+                                total - last_total >= progress_rows):
+                            last_time, last_total = now, total
+                            on_progress(Progress(counter.bytes_read, size, total,
+                                                 sink.written))
+                    cls = value.__class__
+                    ext = categories = predictions = None
+                    if cls is dict:
+                        if always_unwrap or "data" in value or "id" in value or (
+                                "categories" in value):
+                            try:
+                                data, ext, categories, predictions = unwrap(value)
+                            except RowProblem as exc:
+                                error(line, str(exc))
+                                continue
+                        else:
+                            data = value
+                    elif cls is tuple:
+                        data, ext, categories, predictions = value
+                    elif cls is RowError:
+                        error(line, value.message)
+                        continue
+                    else:
+                        error(line, f"each task must be a JSON object, not {_kind(value)}")
+                        continue
+                    text = data.get(required)
+                    if text.__class__ is not str or not text:
+                        error(line, reader.missing_field(data))
+                        continue
+                    try:
+                        blob = dumps(data)
+                    except encode_error:
+                        error(line, "not valid UTF-8 text (save the file as UTF-8)")
+                        continue
+                    if b"\\u0000" in blob and _has_nul(data):
+                        error(line, "a NUL character (\\u0000) cannot be stored")
+                        continue
+                    if ext is not None:
+                        if ext in seen:
+                            error(line, f"the id {ext!r} appears more than once in this file")
+                            continue
+                        seen.add(ext)
+                        if check_existing:
+                            batch_ids.append((ext, line))
+                    if failed:
+                        continue  # only validating from here on: nothing will be kept
+                    if ext is None and categories is None and predictions is None:
+                        add_plain(blob, project_sensitive)
+                    else:
+                        sink.add(ext, blob, None if categories is None else dumps(categories),
+                                 bool(categories) if categories is not None
+                                 else project_sensitive,
+                                 None if predictions is None else dumps(predictions))
+                    if len(pending) >= BATCH_ROWS:
+                        flush()
+            except FileError as exc:
+                error(exc.line, exc.message)
+            flush()
+            if total == 0 and not errors.count:
+                error(1, "the file holds no tasks")
+            outcome.total = total
+            outcome.bytes_read = counter.bytes_read
+            if errors.count:
+                raise _Rollback
+            outcome.imported = sink.written
+    except _Rollback:
+        outcome.imported = 0
+    outcome.errors = errors.sorted()
+    outcome.error_count = errors.count
+    return outcome

@@ -1,0 +1,169 @@
+"""From a decoded record to the columns of one task, or the plain reason it cannot be one.
+
+Row shapes (every format): an object with a "data" object is `{"data", "id"?, "categories"?,
+"predictions"?}` (other keys, like Label Studio's "annotations" or "meta", are ignored); any other
+object is the data itself, with "id" and "categories" pulled out of it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from fairlabel.errors import DomainError
+from labeling.models import Project, TaskType
+from labeling.results import REQUIRED_FIELD, categories_normalize, result_validate
+from labeling.services import task_row_check
+
+MAX_EXTERNAL_ID = 255
+_WRAPPER_KEYS = ("data", "id", "categories", "predictions")
+
+
+class RowProblem(Exception):
+    """Why one row cannot become a task."""
+
+
+def external_id_of(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise RowProblem("the id must be a string or a whole number")
+    text = str(value)
+    if not text or len(text) > MAX_EXTERNAL_ID:
+        raise RowProblem(f"the id must have 1 to {MAX_EXTERNAL_ID} characters")
+    return text
+
+
+def categories_of(value: Any) -> list[str]:
+    try:
+        return categories_normalize(value, field="categories")
+    except DomainError as exc:
+        raise RowProblem(exc.detail[0].lower() + exc.detail[1:].rstrip(".")) from exc
+
+
+def categories_from_cell(cell: str) -> list[str] | None:
+    """A CSV cell: empty means "not given" (the project's categories apply); `[]` marks the task
+    safe; else names separated by ";" or a JSON list."""
+    cell = cell.strip()
+    if not cell:
+        return None
+    if cell.startswith("["):
+        try:
+            value = orjson.loads(cell)
+        except orjson.JSONDecodeError as exc:
+            raise RowProblem("the categories cell is not a JSON list") from exc
+        return categories_of(value)
+    return categories_of([c.strip() for c in cell.split(";") if c.strip()])
+
+
+class RowReader:
+    """Validates rows for one project; built once per import so the hot loop does little."""
+
+    def __init__(self, project: Project, *, label_studio: bool = False) -> None:
+        self.project = project
+        self.task_type = project.task_type
+        self.required = REQUIRED_FIELD[TaskType(project.task_type)]
+        self.labels = [label["value"] for label in project.labels]
+        self.label_studio = label_studio
+
+    def missing_field(self, data: Any) -> str:
+        return task_row_check(project=self.project, data=data) or "the task data is not valid"
+
+    def unwrap(self, obj: dict[str, Any]) -> tuple[dict, str | None, list[str] | None, list | None]:
+        """(data, external id, categories or None, predictions or None) of a row object that
+        carries any of the wrapper keys."""
+        data = obj.get("data")
+        if isinstance(data, dict):
+            categories = obj.get("categories")
+            predictions = obj.get("predictions")
+            return (data, external_id_of(obj.get("id")),
+                    None if categories is None else categories_of(categories),
+                    None if predictions is None else self.predictions_of(predictions, data))
+        if self.label_studio:
+            raise RowProblem('a Label Studio task needs a "data" object')
+        data = {k: v for k, v in obj.items() if k != "id" and k != "categories"}
+        categories = obj.get("categories")
+        return (data, external_id_of(obj.get("id")),
+                None if categories is None else categories_of(categories), None)
+
+    # --- predictions -----------------------------------------------------------------------
+    def predictions_of(self, value: Any, data: dict[str, Any]) -> list[dict[str, Any]] | None:
+        """Fairlabel's prediction shape: [{"result", "score"?, "model"?}]. A Label Studio
+        prediction (a list of regions under "result") is converted to the task type's result."""
+        if not isinstance(value, list):
+            raise RowProblem("predictions must be a list")
+        cleaned = []
+        for n, prediction in enumerate(value, 1):
+            if not isinstance(prediction, dict):
+                raise RowProblem(f"prediction {n} must be an object")
+            result = prediction.get("result")
+            try:
+                if isinstance(result, list):
+                    result = self._from_label_studio(result, n)
+                result = result_validate(task_type=self.task_type, labels=self.labels,
+                                         result=result, data=data)
+            except DomainError as exc:
+                raise RowProblem(f"prediction {n}: {exc.detail}") from exc
+            item: dict[str, Any] = {"result": result}
+            score = prediction.get("score")
+            if score is not None:
+                if isinstance(score, bool) or not isinstance(score, int | float):
+                    raise RowProblem(f"prediction {n}: the score must be a number")
+                item["score"] = float(score)
+            model = prediction.get("model", prediction.get("model_version"))
+            if model is not None and model != "":
+                item["model"] = str(model)[:200]
+            cleaned.append(item)
+        return cleaned or None
+
+    def _from_label_studio(self, regions: list, n: int) -> dict[str, Any]:
+        choices: list[str] = []
+        spans: list[dict[str, Any]] = []
+        boxes: list[dict[str, Any]] = []
+        for region in regions:
+            if not isinstance(region, dict) or not isinstance(region.get("value"), dict):
+                raise RowProblem(f"prediction {n}: each result region needs a value object")
+            kind = region.get("type")
+            value = region["value"]
+            if kind == "choices":
+                choices.extend(_strings(value.get("choices"), n, "choices"))
+            elif kind == "labels":
+                for label in _strings(value.get("labels"), n, "labels"):
+                    spans.append({"start": value.get("start"), "end": value.get("end"),
+                                  "label": label})
+            elif kind == "rectanglelabels":
+                width, height = region.get("original_width"), region.get("original_height")
+                if not (_number(width) and _number(height) and width > 0 and height > 0):
+                    raise RowProblem(f"prediction {n}: a rectangle needs original_width and "
+                                     "original_height to turn percent into pixels")
+                coords = [value.get(k) for k in ("x", "y", "width", "height")]
+                if not all(_number(c) for c in coords):
+                    raise RowProblem(f"prediction {n}: a rectangle needs numeric x, y, width, "
+                                     "height")
+                x, y, w, h = coords
+                for label in _strings(value.get("rectanglelabels"), n, "rectanglelabels"):
+                    boxes.append({"x": round(x * width / 100, 2), "y": round(y * height / 100, 2),
+                                  "w": round(w * width / 100, 2), "h": round(h * height / 100, 2),
+                                  "label": label})
+            else:
+                raise RowProblem(f"prediction {n}: Label Studio regions of type {kind!r} "
+                                 "cannot be imported")
+        if self.task_type in (TaskType.TEXT_CLASSIFICATION, TaskType.IMAGE_CLASSIFICATION):
+            if len(choices) != 1:
+                raise RowProblem(f"prediction {n}: needs exactly one choice")
+            return {"label": choices[0]}
+        if self.task_type == TaskType.MULTI_LABEL:
+            return {"labels": choices}
+        if self.task_type == TaskType.TEXT_SPANS:
+            return {"spans": spans}
+        return {"boxes": boxes}
+
+
+def _strings(value: Any, n: int, key: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise RowProblem(f"prediction {n}: {key} must be a list of label names")
+    return value
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
