@@ -191,7 +191,10 @@ class NextTaskApi(APIView):
         description="Nothing left for you in this project."), 409: OpenApiResponse(
         description='{"error", "detail", "until", "rule"}')})
     def post(self, request, project_id: int):
-        project = selectors.project_get(user=request.user, project_id=project_id)
+        # Not project_get: a paused project must answer 409 with its rule, not 404.
+        project = get_object_or_404(
+            Project.objects.exclude(status=Project.Status.DRAFT).defer("instructions"),
+            pk=project_id)
         assignment = dispatch.assignment_next(annotator=request.user, project=project)
         if assignment is None:
             return Response(status=status.HTTP_204_NO_CONTENT)

@@ -14,7 +14,8 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import BooleanField, Exists, F, Func, OuterRef, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from fairlabel.errors import DomainError
@@ -41,41 +42,123 @@ def task_protect(*, task: Task, project: Project) -> dict[str, bool]:
             "hide_text": sensitive and not image, "sensitive": sensitive}
 
 
+# How many entries at the head of the queue the preferred claim looks at. Wider than the number
+# of claims in flight at once (their rows are locked and skipped), narrow enough that walking
+# it costs well under a millisecond whatever the annotator did before.
+HEAD_WINDOW = 128
+SMALLINT_MAX = 32767
+BIGINT_MAX = 2**63 - 1
+
+
 def assignment_next(*, annotator, project: Project, now: datetime | None = None
                     ) -> Assignment | None:
     """The annotator's open assignment, or a newly claimed one, or None when nothing is left.
-    Raises DomainError(409) with the refusing rule when a gate says no."""
+    Raises DomainError(409) with the refusing rule when a gate says no.
+
+    The common case (the previous task was submitted or skipped) costs one claim and one
+    insert: the claim runs first and the database's "one open assignment per annotator and
+    project" constraint tells us when the annotator already holds one. Only then is the open
+    assignment read (and released if it expired, after which the claim runs again)."""
     now = now or timezone.now()
     restriction = gates_check(annotator=annotator, project=project, now=now)
-    for _attempt in range(2):
+    for _attempt in range(3):
         try:
             with transaction.atomic():
                 return _claim(annotator=annotator, project=project, now=now,
                               sensitive_allowed=restriction.sensitive_allowed)
-        except IntegrityError:
-            # A concurrent request of the same annotator claimed first: return that one.
-            continue
+        except (IntegrityError, _HoldsOpenAssignment):
+            # Either the annotator holds an open assignment in this project, or a concurrent
+            # request of the same annotator claimed first: return that one, or release it if
+            # it expired and claim again.
+            with transaction.atomic():
+                own = _own_open_locked(annotator=annotator, project=project)
+                if own is not None and own.expires_at > now:
+                    return own
+                if own is not None:
+                    _release([own], now=now)
     raise DomainError("conflict", "Another request is claiming a task for you; retry.",
                       status=409)
 
 
+class _HoldsOpenAssignment(Exception):
+    """The claim found nothing new while the annotator holds an open assignment."""
+
+
+def _own_open_locked(*, annotator, project: Project) -> Assignment | None:
+    return (Assignment.objects.select_for_update(of=("self",)).select_related("task")
+            .filter(annotator=annotator, project=project, status=Assignment.Status.OPEN)
+            .first())
+
+
+def claim_querysets(*, annotator, project: Project, sensitive_allowed: bool = True
+                    ) -> list[QuerySet[Task]]:
+    """The claim queries, tried in order until one yields a task; each walks task_dispatch_idx.
+
+    1. The head of the queue: the first HEAD_WINDOW open tasks (fewest free slots, then oldest),
+       minus those this annotator already had. This serves nearly every request, and its cost
+       is bounded by the window whatever the annotator did before.
+    2. (overlap > 1) Untouched tasks, with every slot free. An annotator who worked alone or
+       faster than the others leaves many tasks it annotated with slots still free, and they
+       sort first; a plain anti-join walk would scan past all of them on every call (its cost
+       grew with the annotator's history: quadratic over a session). Untouched tasks hold none
+       of its submitted work, so this walk meets at most the tasks it skipped or let expire.
+    3. Everything else that is open: partly done tasks beyond the head that this annotator has
+       not had. Reached only near the end of a project, and the only path whose cost can grow
+       (with the number of tasks the annotator did that are still open, not with the project).
+    """
+    open_tasks = Task.objects.filter(project=project, slots_free__gt=0)
+    if not sensitive_allowed:
+        open_tasks = open_tasks.filter(is_sensitive=False)
+    unseen = open_tasks.exclude(
+        Exists(Assignment.objects.filter(task=OuterRef("pk"), annotator=annotator)))
+    # The key (slots_free, id) of the HEAD_WINDOW-th open task bounds the first walk; with
+    # fewer open tasks there is no bound. A row comparison is a stop key of the btree scan,
+    # so the walk ends there even when nothing in the window is left for this annotator.
+    last_of_head = open_tasks.order_by("slots_free", "id")[HEAD_WINDOW - 1:HEAD_WINDOW]
+    in_head = _KeyAtMost(
+        F("slots_free"), F("id"),
+        Coalesce(Subquery(last_of_head.values("slots_free")), Value(SMALLINT_MAX)),
+        Coalesce(Subquery(last_of_head.values("id")), Value(BIGINT_MAX)),
+    )
+    overlap = project.annotations_per_task
+    candidates = [unseen.filter(in_head)]
+    if overlap > 1:
+        candidates += [unseen.filter(slots_free__gte=overlap),
+                       unseen.filter(slots_free__lt=overlap)]
+    else:
+        candidates.append(unseen)
+    # FOR NO KEY UPDATE: the claim changes no key, so a concurrent submit's foreign-key check
+    # on this task (KEY SHARE) does not wait for it.
+    return [qs.order_by("slots_free", "id")
+            .select_for_update(skip_locked=True, of=("self",), no_key=True)
+            for qs in candidates]
+
+
+class _KeyAtMost(Func):
+    """`(a, b) <= (c, d)`: a row comparison, which PostgreSQL uses as a btree stop key (an OR
+    of column comparisons would only filter rows after they were read). SQLite has it too."""
+
+    output_field = BooleanField()
+
+    def as_sql(self, compiler, connection, **extra_context):
+        parts = [compiler.compile(expression) for expression in self.get_source_expressions()]
+        (a, b, c, d), params = [sql for sql, _ in parts], [p for _, ps in parts for p in ps]
+        return f"({a}, {b}) <= ({c}, {d})", params
+
+
 def _claim(*, annotator, project: Project, now: datetime, sensitive_allowed: bool
            ) -> Assignment | None:
-    own = (Assignment.objects.select_for_update(of=("self",)).select_related("task")
-           .filter(annotator=annotator, project=project, status=Assignment.Status.OPEN).first())
-    if own is not None:
-        if own.expires_at > now:
-            return own
-        _release([own], now=now)
-    candidates = (
-        Task.objects.filter(project=project, slots_free__gt=0)
-        .exclude(Exists(Assignment.objects.filter(task=OuterRef("pk"), annotator=annotator)))
-        .order_by("slots_free", "id")
-    )
-    if not sensitive_allowed:
-        candidates = candidates.filter(is_sensitive=False)
-    task = candidates.select_for_update(skip_locked=True, of=("self",)).first()
+    task = None
+    for candidates in claim_querysets(annotator=annotator, project=project,
+                                      sensitive_allowed=sensitive_allowed):
+        task = candidates.first()
+        if task is not None:
+            break
     if task is None:
+        if Assignment.objects.filter(annotator=annotator, project=project,
+                                     status=Assignment.Status.OPEN).exists():
+            # Nothing new, but the annotator still holds one: let the caller return it.
+            raise _HoldsOpenAssignment
         return None
     Task.objects.filter(pk=task.pk).update(slots_free=F("slots_free") - 1)
     task.slots_free -= 1
@@ -105,9 +188,9 @@ def annotation_submit(*, annotator, assignment_id: int, result: object,
     now = now or timezone.now()
     with transaction.atomic():
         assignment = _own_assignment_locked(annotator=annotator, assignment_id=assignment_id)
-        existing = Annotation.objects.filter(assignment=assignment).first()
-        if existing is not None:
-            return SubmitOutcome(existing, created=False)
+        if assignment.status == Assignment.Status.SUBMITTED:
+            # Submitted and annotated in one transaction, so the status says whether to look.
+            return SubmitOutcome(Annotation.objects.get(assignment=assignment), created=False)
         if assignment.status == Assignment.Status.SKIPPED:
             raise DomainError("skipped", "You skipped this task; it cannot be submitted.",
                               status=409)
@@ -161,8 +244,9 @@ def assignment_skip(*, annotator, assignment_id: int, now: datetime | None = Non
 
 
 def _own_assignment_locked(*, annotator, assignment_id: int) -> Assignment:
+    # The project's instructions (long Markdown) are not needed to validate a result.
     assignment = (Assignment.objects.select_for_update(of=("self",))
-                  .select_related("project", "task")
+                  .select_related("project", "task").defer("project__instructions")
                   .filter(pk=assignment_id, annotator=annotator).first())
     if assignment is None:
         raise DomainError("not_found", "No such assignment of yours.", status=404)
