@@ -147,3 +147,17 @@ def test_language_follows_the_browser_and_the_switcher(client):
     client.post("/i18n/setlang/", {"language": "en", "next": "/accounts/login/"})
     english = client.get("/accounts/login/", HTTP_ACCEPT_LANGUAGE="fr")
     assert 'lang="en"' in english.content.decode()
+
+
+def test_token_auth_learns_the_role_in_the_same_query(make_user, client_for,
+                                                      django_assert_num_queries):
+    client = client_for(make_user("auditor"))
+    with django_assert_num_queries(2):  # token + user + role, then the profile
+        body = client.get("/api/me/").json()
+    assert body["role"] == "auditor"
+
+
+def test_a_bad_token_is_refused(api_client):
+    response = api_client.get("/api/me/", HTTP_AUTHORIZATION="Token nope")
+    assert response.status_code == 401
+    assert response.json()["error"] == "authentication_failed"
