@@ -8,12 +8,14 @@ the cost does not grow with the size of the project.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import BooleanField, Exists, F, Func, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -134,6 +136,36 @@ def claim_querysets(*, annotator, project: Project, sensitive_allowed: bool = Tr
             for qs in candidates]
 
 
+# Stand-ins for the two ids that vary between calls, so that the claim statements are compiled
+# once per shape and not on every call (compiling them cost more than running them).
+_PROJECT_MARK = -918_273_645
+_ANNOTATOR_MARK = -564_738_291
+
+
+@lru_cache(maxsize=256)
+def _compiled_claims(vendor: str, overlap: int, sensitive_allowed: bool
+                     ) -> tuple[tuple[str, tuple[object, ...]], ...]:
+    """The SQL of claim_querysets() (first row of each), with the marks in its params."""
+    from django.contrib.auth import get_user_model
+
+    project = Project(pk=_PROJECT_MARK, annotations_per_task=overlap)
+    annotator = get_user_model()(pk=_ANNOTATOR_MARK)
+    compiled = []
+    for queryset in claim_querysets(annotator=annotator, project=project,
+                                    sensitive_allowed=sensitive_allowed):
+        sql, params = queryset[:1].query.get_compiler(connection=connection).as_sql()
+        compiled.append((sql, tuple(params)))
+    return tuple(compiled)
+
+
+def _claim_statements(*, annotator_id: int, project: Project, sensitive_allowed: bool
+                      ) -> Iterator[tuple[str, list[object]]]:
+    marks = {_PROJECT_MARK: project.pk, _ANNOTATOR_MARK: annotator_id}
+    for sql, params in _compiled_claims(connection.vendor, project.annotations_per_task,
+                                        sensitive_allowed):
+        yield sql, [marks.get(p, p) if isinstance(p, int) else p for p in params]
+
+
 class _KeyAtMost(Func):
     """`(a, b) <= (c, d)`: a row comparison, which PostgreSQL uses as a btree stop key (an OR
     of column comparisons would only filter rows after they were read). SQLite has it too."""
@@ -149,9 +181,9 @@ class _KeyAtMost(Func):
 def _claim(*, annotator, project: Project, now: datetime, sensitive_allowed: bool
            ) -> Assignment | None:
     task = None
-    for candidates in claim_querysets(annotator=annotator, project=project,
-                                      sensitive_allowed=sensitive_allowed):
-        task = candidates.first()
+    for sql, params in _claim_statements(annotator_id=annotator.pk, project=project,
+                                         sensitive_allowed=sensitive_allowed):
+        task = next(iter(Task.objects.raw(sql, params)), None)
         if task is not None:
             break
     if task is None:
