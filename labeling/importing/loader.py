@@ -22,6 +22,7 @@ from labeling.importing.rows import RowProblem, RowReader, categories_from_cell,
 from labeling.models import ImportFormat, Project, Task
 
 BATCH_ROWS = 20_000
+ANALYZE_AFTER_ROWS = 10_000
 TASK_TABLE = Task._meta.db_table
 COLUMNS = ("project_id", "external_id", "data", "categories", "is_sensitive", "predictions",
            "slots_free")
@@ -224,29 +225,83 @@ def sink_for(project: Project) -> _Sink:
 
 
 # --- the pass ---------------------------------------------------------------------------------
-def _csv_rows(records: Iterator[tuple[int, Any]]) -> Iterator[tuple[int, Any]]:
+# Columns a CSV export writes that are not data: its own task id (when external_id is there),
+# the annotations as JSON, the per-label counts and the majority vote.
+CSV_IGNORED = ("majority", "agreement")
+
+
+@dataclass(frozen=True, slots=True)
+class _CsvColumns:
+    """What to do with the columns of one CSV file, worked out once from its header."""
+
+    ext: str  # the column of the external id
+    drop: tuple[str, ...]
+    rename: tuple[tuple[str, str], ...]  # ("data.key", "key")
+    annotations: bool
+
+    @classmethod
+    def of(cls, names: list[str]) -> _CsvColumns:
+        # Only a Fairlabel CSV export (it always has both columns) gets its columns read as
+        # such: in any other file `agreement` or `annotations` are data and must be kept.
+        if not {"external_id", "annotations"} <= set(names):
+            return cls("id", (), (), False)
+        ext = "external_id"
+        drop = [n for n in names if n in CSV_IGNORED or n.startswith("label:")]
+        if "id" in names:
+            drop.append("id")  # a Fairlabel export's own task id
+        rename = tuple((n, n[5:]) for n in names if n.startswith("data.") and n[5:])
+        taken = set(names) - set(drop) - {ext, "categories", "annotations"}
+        for _column, key in rename:
+            if key in taken:
+                raise FileError(1, f"the columns {key} and data.{key} both name the data "
+                                   f"field {key}")
+        return cls(ext, tuple(drop), rename, True)
+
+
+def _csv_rows(records: Iterator[tuple[int, Any]], reader: RowReader
+              ) -> Iterator[tuple[int, Any]]:
     """CSV cells -> (data, external id, categories, predictions); cells stay text, and a cell
-    starting with = + - @ is kept as it is (exports escape such cells)."""
+    starting with = + - @ is kept as it is (exports escape such cells). The columns a Fairlabel
+    CSV export adds are understood: `external_id` (ahead of `id`), `annotations` (a JSON list,
+    imported as predictions), `data.<key>` (the data field `key`); `majority`, `agreement` and
+    `label:*` are left out."""
+    columns: _CsvColumns | None = None
     for line, cells in records:
         if cells.__class__ is RowError:
             yield line, cells
             continue
+        if columns is None:
+            columns = _CsvColumns.of(list(cells))
         try:
-            ext = cells.pop("id", None) or None
+            ext = cells.pop(columns.ext, None) or None
+            for name in columns.drop:
+                del cells[name]
             categories = cells.pop("categories", None)
+            annotations = cells.pop("annotations", None) if columns.annotations else None
+            if columns.rename:
+                names = dict(columns.rename)
+                cells = {names.get(name, name): cell for name, cell in cells.items()}
+            predictions = None
+            if annotations is not None and annotations.strip():
+                try:
+                    annotations = orjson.loads(annotations)
+                except orjson.JSONDecodeError as exc:
+                    raise RowProblem("the annotations cell is not a JSON list") from exc
+                predictions = reader.annotations_of(annotations, cells) or None
             yield line, (cells, external_id_of(ext),
-                         None if categories is None else categories_from_cell(categories), None)
+                         None if categories is None else categories_from_cell(categories),
+                         predictions)
         except RowProblem as exc:
             yield line, RowError(str(exc))
 
 
-def _records(fmt: str, stream: ByteCounter) -> Iterator[tuple[int, Any]]:
+def _records(fmt: str, stream: ByteCounter, reader: RowReader) -> Iterator[tuple[int, Any]]:
     if fmt == ImportFormat.JSONL:
         return parsers.jsonl_records(stream)
     if fmt in (ImportFormat.JSON, ImportFormat.LABEL_STUDIO):
         return parsers.json_list_records(stream)
     if fmt == ImportFormat.CSV:
-        return _csv_rows(parsers.csv_records(stream))
+        return _csv_rows(parsers.csv_records(stream), reader)
     raise ValueError(f"no row reader for {fmt!r}")
 
 
@@ -315,7 +370,7 @@ def tasks_import(*, project: Project, stream: IO[bytes], fmt: str, size: int = 0
             add_plain = sink.add_plain
             pending = sink.rows
             try:
-                for line, value in _records(fmt, counter):
+                for line, value in _records(fmt, counter, reader):
                     total += 1
                     if not total & 4095 and on_progress is not None:
                         now = time.monotonic()
@@ -386,6 +441,11 @@ def tasks_import(*, project: Project, stream: IO[bytes], fmt: str, size: int = 0
             outcome.imported = sink.written
     except _Rollback:
         outcome.imported = 0
+    if outcome.imported >= ANALYZE_AFTER_ROWS and connection.vendor == "postgresql":
+        # Fresh statistics, or the planner keeps its guess of a few hundred rows a project
+        # and sorts whole projects where it should walk an index (exports, task lists).
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {TASK_TABLE}")
     outcome.errors = errors.sorted()
     outcome.error_count = errors.count
     return outcome

@@ -1,8 +1,12 @@
 """From a decoded record to the columns of one task, or the plain reason it cannot be one.
 
-Row shapes (every format): an object with a "data" object is `{"data", "id"?, "categories"?,
-"predictions"?}` (other keys, like Label Studio's "annotations" or "meta", are ignored); any other
-object is the data itself, with "id" and "categories" pulled out of it."""
+Row shapes (every format): an object with a "data" object is `{"data", "external_id"?, "id"?,
+"categories"?, "predictions"?, "annotations"?, "meta"?}`, as Fairlabel and Label Studio export
+it; other keys are ignored. Its external id is "external_id" when that key is present (null: none),
+else Label Studio's "meta.external_id" when present, else "id". Annotations come back as
+predictions (suggestions), after the row's own predictions, in the order of their ids: an import
+never makes up paid work by people who did not do it. Any other object is the data itself, with
+"id" and "categories" pulled out of it."""
 
 from __future__ import annotations
 
@@ -16,7 +20,6 @@ from labeling.results import REQUIRED_FIELD, categories_normalize, result_valida
 from labeling.services import task_row_check
 
 MAX_EXTERNAL_ID = 255
-_WRAPPER_KEYS = ("data", "id", "categories", "predictions")
 
 
 class RowProblem(Exception):
@@ -74,11 +77,23 @@ class RowReader:
         carries any of the wrapper keys."""
         data = obj.get("data")
         if isinstance(data, dict):
+            if "external_id" in obj:
+                ext = obj["external_id"]
+            else:
+                meta = obj.get("meta")
+                ext = (meta["external_id"] if meta.__class__ is dict and "external_id" in meta
+                       else obj.get("id"))
             categories = obj.get("categories")
             predictions = obj.get("predictions")
-            return (data, external_id_of(obj.get("id")),
-                    None if categories is None else categories_of(categories),
-                    None if predictions is None else self.predictions_of(predictions, data))
+            if predictions is not None:
+                predictions = self.predictions_of(predictions, data)
+            annotations = obj.get("annotations")
+            if annotations is not None:
+                labels = self.annotations_of(annotations, data)
+                if labels:
+                    predictions = labels if predictions is None else predictions + labels
+            return (data, external_id_of(ext),
+                    None if categories is None else categories_of(categories), predictions)
         if self.label_studio:
             raise RowProblem('a Label Studio task needs a "data" object')
         data = {k: v for k, v in obj.items() if k != "id" and k != "categories"}
@@ -96,15 +111,8 @@ class RowReader:
         for n, prediction in enumerate(value, 1):
             if not isinstance(prediction, dict):
                 raise RowProblem(f"prediction {n} must be an object")
-            result = prediction.get("result")
-            try:
-                if isinstance(result, list):
-                    result = self._from_label_studio(result, n)
-                result = result_validate(task_type=self.task_type, labels=self.labels,
-                                         result=result, data=data)
-            except DomainError as exc:
-                raise RowProblem(f"prediction {n}: {exc.detail}") from exc
-            item: dict[str, Any] = {"result": result}
+            item: dict[str, Any] = {"result": self.result_of(prediction.get("result"), data,
+                                                             f"prediction {n}")}
             score = prediction.get("score")
             if score is not None:
                 if isinstance(score, bool) or not isinstance(score, int | float):
@@ -116,41 +124,83 @@ class RowReader:
             cleaned.append(item)
         return cleaned or None
 
-    def _from_label_studio(self, regions: list, n: int) -> dict[str, Any]:
+    def annotations_of(self, value: Any, data: dict[str, Any]) -> list[dict[str, Any]]:
+        """Exported annotations as predictions, in the order of their ids (file order when they
+        have none): `{"result", "model": "annotation:<annotator>"}`. Fairlabel exports give
+        results of the task type; Label Studio ones give regions, converted as for predictions.
+        Label Studio annotations marked `was_cancelled` (skipped tasks) are left out."""
+        if not isinstance(value, list):
+            raise RowProblem("annotations must be a list")
+        numbered = []
+        for n, annotation in enumerate(value, 1):
+            if not isinstance(annotation, dict):
+                raise RowProblem(f"annotation {n} must be an object")
+            if annotation.get("was_cancelled") is True:
+                continue
+            numbered.append((n, annotation))
+        ids = [a.get("id") for _, a in numbered]
+        if len(numbered) > 1 and all(isinstance(i, int) and not isinstance(i, bool)
+                                     for i in ids):
+            numbered = [pair for _, pair in sorted(zip(ids, numbered, strict=True),
+                                                   key=lambda item: item[0])]
+        cleaned = []
+        for n, annotation in numbered:
+            item: dict[str, Any] = {"result": self.result_of(annotation.get("result"), data,
+                                                             f"annotation {n}")}
+            meta = annotation.get("meta")
+            annotator = annotation.get("annotator", meta.get("annotator")
+                                       if isinstance(meta, dict) else None)
+            item["model"] = (f"annotation:{annotator}"[:200]
+                             if isinstance(annotator, str) and annotator else "annotation")
+            cleaned.append(item)
+        return cleaned
+
+    def result_of(self, result: Any, data: dict[str, Any], where: str) -> dict[str, Any]:
+        """A result of the task type, validated; a list of Label Studio regions is converted."""
+        try:
+            if isinstance(result, list):
+                result = self._from_label_studio(result, where)
+            return result_validate(task_type=self.task_type, labels=self.labels, result=result,
+                                   data=data)
+        except DomainError as exc:
+            raise RowProblem(f"{where}: {exc.detail}") from exc
+
+    def _from_label_studio(self, regions: list, where: str) -> dict[str, Any]:
         choices: list[str] = []
         spans: list[dict[str, Any]] = []
         boxes: list[dict[str, Any]] = []
         for region in regions:
             if not isinstance(region, dict) or not isinstance(region.get("value"), dict):
-                raise RowProblem(f"prediction {n}: each result region needs a value object")
+                raise RowProblem(f"{where}: each result region needs a value object")
             kind = region.get("type")
             value = region["value"]
             if kind == "choices":
-                choices.extend(_strings(value.get("choices"), n, "choices"))
+                choices.extend(_strings(value.get("choices"), where, "choices"))
             elif kind == "labels":
-                for label in _strings(value.get("labels"), n, "labels"):
+                for label in _strings(value.get("labels"), where, "labels"):
                     spans.append({"start": value.get("start"), "end": value.get("end"),
                                   "label": label})
             elif kind == "rectanglelabels":
                 width, height = region.get("original_width"), region.get("original_height")
                 if not (_number(width) and _number(height) and width > 0 and height > 0):
-                    raise RowProblem(f"prediction {n}: a rectangle needs original_width and "
+                    raise RowProblem(f"{where}: a rectangle needs original_width and "
                                      "original_height to turn percent into pixels")
                 coords = [value.get(k) for k in ("x", "y", "width", "height")]
                 if not all(_number(c) for c in coords):
-                    raise RowProblem(f"prediction {n}: a rectangle needs numeric x, y, width, "
+                    raise RowProblem(f"{where}: a rectangle needs numeric x, y, width, "
                                      "height")
                 x, y, w, h = coords
-                for label in _strings(value.get("rectanglelabels"), n, "rectanglelabels"):
+                for label in _strings(value.get("rectanglelabels"), where,
+                                      "rectanglelabels"):
                     boxes.append({"x": round(x * width / 100, 2), "y": round(y * height / 100, 2),
                                   "w": round(w * width / 100, 2), "h": round(h * height / 100, 2),
                                   "label": label})
             else:
-                raise RowProblem(f"prediction {n}: Label Studio regions of type {kind!r} "
+                raise RowProblem(f"{where}: Label Studio regions of type {kind!r} "
                                  "cannot be imported")
         if self.task_type in (TaskType.TEXT_CLASSIFICATION, TaskType.IMAGE_CLASSIFICATION):
             if len(choices) != 1:
-                raise RowProblem(f"prediction {n}: needs exactly one choice")
+                raise RowProblem(f"{where}: needs exactly one choice")
             return {"label": choices[0]}
         if self.task_type == TaskType.MULTI_LABEL:
             return {"labels": choices}
@@ -159,9 +209,9 @@ class RowReader:
         return {"boxes": boxes}
 
 
-def _strings(value: Any, n: int, key: str) -> list[str]:
+def _strings(value: Any, where: str, key: str) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise RowProblem(f"prediction {n}: {key} must be a list of label names")
+        raise RowProblem(f"{where}: {key} must be a list of label names")
     return value
 
 

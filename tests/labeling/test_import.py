@@ -95,9 +95,10 @@ def test_label_studio_tasks_keep_predictions_as_suggestions(run, project):
     assert job.status == "done", job.errors
     tasks = list(project.tasks.order_by("id"))
     assert [t.external_id for t in tasks] == ["101", "102", None]
-    # Predictions only: Label Studio annotations are not imported.
-    assert tasks[0].predictions == [{"result": {"label": "pos"}, "score": 0.91,
-                                     "model": "sentiment-v2"}]
+    # Annotations come back as suggestions too, after the predictions.
+    assert tasks[0].predictions == [
+        {"result": {"label": "pos"}, "score": 0.91, "model": "sentiment-v2"},
+        {"result": {"label": "neg"}, "model": "annotation"}]
     assert tasks[1].predictions is None
 
 
@@ -571,3 +572,113 @@ def test_tasks_import_never_reads_the_whole_file(project, monkeypatch):
                            fmt="jsonl")
     assert outcome.imported == 1000
     assert sizes and all(0 < s <= parsers.CHUNK_BYTES for s in sizes)
+
+
+# --- exported files come back: external ids and annotations as suggestions ---------------------
+def test_external_id_comes_ahead_of_id_in_wrapped_rows(run, project):
+    job = run(project, "t.jsonl", jsonl(
+        {"id": 1, "external_id": "ext-1", "data": {"text": "a"}},
+        {"id": 2, "external_id": None, "data": {"text": "b"}},  # present and null: no id
+        {"id": 3, "data": {"text": "c"}},
+        # A flat row has no wrapper: external_id is data, as before.
+        {"external_id": "kept", "text": "d"}))
+    assert job.status == "done", job.errors
+    tasks = list(project.tasks.order_by("id"))
+    assert [t.external_id for t in tasks] == ["ext-1", None, "3", None]
+    assert tasks[3].data == {"external_id": "kept", "text": "d"}
+
+
+def test_label_studio_external_id_comes_from_meta(run, project):
+    job = run(project, "ls.json", orjson.dumps([
+        {"id": 1, "data": {"text": "a"}, "meta": {"external_id": "ext-1"}},
+        {"id": 2, "data": {"text": "b"}, "meta": {"external_id": None}},
+        {"id": 3, "data": {"text": "c"}, "meta": {"source": "x"}}]), fmt="label_studio")
+    assert job.status == "done", job.errors
+    assert list(project.tasks.order_by("id").values_list("external_id", flat=True)) == [
+        "ext-1", None, "3"]
+
+
+def test_annotations_become_suggestions_after_predictions_in_id_order(run, project):
+    job = run(project, "t.json", orjson.dumps([{
+        "external_id": "e", "data": {"text": "x"},
+        "predictions": [{"result": {"label": "neutral"}, "score": 0.4, "model": "m"}],
+        "annotations": [
+            {"id": 9, "annotator": "annotator-b", "result": {"label": "neg"}},
+            {"id": 4, "annotator": "annotator-a", "result": {"label": "pos"}}]}]))
+    assert job.status == "done", job.errors
+    task = project.tasks.get()
+    assert task.predictions == [
+        {"result": {"label": "neutral"}, "score": 0.4, "model": "m"},
+        {"result": {"label": "pos"}, "model": "annotation:annotator-a"},
+        {"result": {"label": "neg"}, "model": "annotation:annotator-b"}]
+    # Suggestions only: nobody is credited with (or paid for) work done elsewhere.
+    assert (task.annotation_count, task.slots_free) == (0, project.annotations_per_task)
+
+
+def test_label_studio_annotations_are_converted_and_cancelled_ones_skipped(run, owner):
+    project = project_factory(owner, task_type=TaskType.MULTI_LABEL)
+    choices = {"type": "choices", "value": {"choices": ["tech", "sports"]}}
+    job = run(project, "ls.json", orjson.dumps([{"data": {"text": "x"}, "annotations": [
+        {"result": [choices], "meta": {"annotator": "annotator-1"}},
+        {"result": [], "was_cancelled": True}]}]), fmt="label_studio")
+    assert job.status == "done", job.errors
+    assert project.tasks.get().predictions == [
+        {"result": {"labels": ["sports", "tech"]}, "model": "annotation:annotator-1"}]
+
+
+def test_bad_annotations_are_row_errors(run, project):
+    job = run(project, "t.jsonl", jsonl(
+        {"data": {"text": "a"}, "annotations": [{"id": 1, "result": {"label": "nope"}}]},
+        {"data": {"text": "b"}, "annotations": {"result": {"label": "pos"}}},
+        {"data": {"text": "c"}, "annotations": ["pos"]},
+        {"data": {"text": "d"}, "annotations": [{"id": 1}]},
+        {"data": {"text": "e"}, "annotations": []}))
+    assert job.status == "failed" and job.imported == 0
+    assert messages(job) == [
+        (1, "annotation 1: Choose one label among: pos, neg, neutral."),
+        (2, "annotations must be a list"),
+        (3, "annotation 1 must be an object"),
+        (4, "annotation 1: The result must be a JSON object.")]
+
+
+def test_csv_export_columns_are_understood(run, project):
+    annotations = orjson.dumps([
+        {"id": 5, "annotator": "annotator-a", "result": {"label": "neg"}},
+        {"id": 2, "annotator": "annotator-b", "result": {"label": "pos"}}]).decode()
+    content = (
+        "id,external_id,text,data.id,data.agreement,annotations,label:pos,label:neg,"
+        "majority,agreement\n"
+        f'11,ext-1,hello,7,high,"{annotations.replace(chr(34), chr(34) * 2)}",1,1,pos,0.5\n'
+        "12,,world,8,low,[],0,0,,\n").encode()
+    job = run(project, "export.csv", content)
+    assert job.status == "done", job.errors
+    first, second = project.tasks.order_by("id")
+    assert (first.external_id, second.external_id) == ("ext-1", None)
+    assert first.data == {"text": "hello", "id": "7", "agreement": "high"}
+    assert first.predictions == [
+        {"result": {"label": "pos"}, "model": "annotation:annotator-b"},
+        {"result": {"label": "neg"}, "model": "annotation:annotator-a"}]
+    assert second.data == {"text": "world", "id": "8", "agreement": "low"}
+    assert second.predictions is None
+
+
+def test_csv_bad_annotations_cell_and_clashing_data_columns(run, project):
+    job = run(project, "t.csv",
+              b'external_id,text,annotations\n1,ok,\n2,bad,"[{""result"": 1}]"\n3,x,{nope\n')
+    assert job.status == "failed"
+    assert messages(job) == [(3, "annotation 1: The result must be a JSON object."),
+                             (4, "the annotations cell is not a JSON list")]
+    job = run(project, "t.csv", b"external_id,annotations,text,data.text\n1,,a,b\n")
+    assert messages(job) == [(1, "the columns text and data.text both name the data field text")]
+
+
+def test_csv_columns_named_like_export_columns_are_data_in_other_files(owner):
+    from labeling.importing.loader import tasks_import
+
+    project = project_factory(owner)
+    body = b"id,text,agreement,annotations\nr1,hello,full,some notes\n"
+    outcome = tasks_import(project=project, stream=io.BytesIO(body), fmt="csv")
+    assert outcome.ok, outcome.errors
+    task = project.tasks.get()
+    assert task.external_id == "r1"
+    assert task.data == {"text": "hello", "agreement": "full", "annotations": "some notes"}

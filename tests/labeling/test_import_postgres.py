@@ -112,3 +112,23 @@ def test_progress_is_saved_while_the_import_runs(owner, monkeypatch):
     assert seen and all(total > 0 and visible == 0 for total, visible in seen)
     assert ImportJob.objects.get(pk=job.pk).bytes_read == len(content)
     assert import_job_run(job_id=job.pk).status == "done"
+
+
+@pytest.mark.django_db
+def test_copy_keeps_external_ids_and_annotations_as_suggestions(owner):
+    project = project_factory(owner)
+    rows = [{"id": 1, "external_id": "ext\t1\\", "data": {"text": "a"},
+             "annotations": [{"id": 8, "annotator": "b\\n", "result": {"label": "neg"}},
+                             {"id": 3, "annotator": "a\tz", "result": {"label": "pos"}}]},
+            {"id": 2, "external_id": None, "data": {"text": "b"}, "annotations": []},
+            {"id": 3, "data": {"text": "c"}, "meta": {"external_id": "m3"}}]
+    content = b"\n".join(orjson.dumps(r) for r in rows)
+    outcome = tasks_import(project=project, stream=io.BytesIO(content), fmt="jsonl")
+    assert outcome.ok, outcome.errors
+    tasks = list(project.tasks.order_by("id"))
+    assert [t.external_id for t in tasks] == ["ext\t1\\", None, "m3"]
+    assert tasks[0].predictions == [
+        {"result": {"label": "pos"}, "model": "annotation:a\tz"},
+        {"result": {"label": "neg"}, "model": "annotation:b\\n"}]
+    assert [t.predictions for t in tasks[1:]] == [None, None]
+    assert {t.annotation_count for t in tasks} == {0}
