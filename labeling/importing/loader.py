@@ -224,6 +224,18 @@ def sink_for(project: Project) -> _Sink:
     return PostgresSink(project) if connection.vendor == "postgresql" else SqliteSink(project)
 
 
+def _project_hold(project: Project) -> None:
+    """Keep the project from being deleted while its tasks go in (tasks carry no database
+    foreign key: see Task.project). FOR KEY SHARE blocks a delete, not an edit or a read."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT 1 FROM {Project._meta.db_table} WHERE id = %s FOR KEY SHARE",  # noqa: S608
+                [project.pk])
+            if cursor.fetchone() is None:
+                raise Project.DoesNotExist(f"project {project.pk} no longer exists")
+
+
 # --- the pass ---------------------------------------------------------------------------------
 # Columns a CSV export writes that are not data: its own task id (when external_id is there),
 # the annotations as JSON, the per-label counts and the majority vote.
@@ -367,6 +379,7 @@ def tasks_import(*, project: Project, stream: IO[bytes], fmt: str, size: int = 0
 
     try:
         with transaction.atomic(), sink_for(project) as sink:
+            _project_hold(project)
             add_plain = sink.add_plain
             pending = sink.rows
             try:

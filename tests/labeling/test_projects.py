@@ -177,3 +177,11 @@ def test_owner_pages(owner, client, make_user):
     assert client.get(f"/projects/{project.pk}/").status_code == 200
     client.force_login(make_user("annotator"))
     assert client.get(f"/projects/{project.pk}/").status_code == 403
+
+
+def test_deleting_a_project_deletes_its_tasks(owner):
+    # Task.project has no database constraint (bulk imports): the ORM must cascade.
+    project = project_factory(owner, tasks=3)
+    other = project_factory(owner, tasks=2)
+    project.delete()
+    assert set(Task.objects.values_list("project_id", flat=True)) == {other.pk}
