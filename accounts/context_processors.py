@@ -7,8 +7,10 @@ from accounts.roles import Role, role_of
 
 NAVIGATION = {
     Role.ANNOTATOR: [("labeling:annotator_home", _("Tasks"))],
-    Role.OWNER: [("labeling:project_list", _("My projects")),
-                 ("labeling:project_create", _("New project"))],
+    Role.OWNER: [
+        ("labeling:project_list", _("My projects")),
+        ("labeling:project_create", _("New project")),
+    ],
     Role.AUDITOR: [("labeling:auditor_home", _("Projects under audit"))],
     Role.ADMIN: [("admin:index", _("Administration"))],
 }

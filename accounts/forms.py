@@ -11,12 +11,17 @@ def _timezones() -> list[tuple[str, str]]:
 
 
 class SignupForm(forms.Form):
-    username = forms.CharField(label=_("Username"), max_length=150,
-                               widget=forms.TextInput(attrs={"autocomplete": "username"}))
-    password = forms.CharField(label=_("Password"),
-                               widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
-    country = forms.ChoiceField(label=_("Country"),
-                                choices=[("", "—")] + [(c, c) for c in sorted(CODES)])
+    username = forms.CharField(
+        label=_("Username"),
+        max_length=150,
+        widget=forms.TextInput(attrs={"autocomplete": "username"}),
+    )
+    password = forms.CharField(
+        label=_("Password"), widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
+    )
+    country = forms.ChoiceField(
+        label=_("Country"), choices=[("", "—")] + [(c, c) for c in sorted(CODES)]
+    )
     timezone = forms.ChoiceField(label=_("Time zone"), initial="UTC")
 
     def __init__(self, *args, **kwargs):

@@ -18,10 +18,12 @@ class Profile(models.Model):
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile"
     )
-    pseudonym = models.CharField(_("pseudonym"), max_length=32, unique=True,
-                                 default=new_pseudonym, editable=False)
-    country = models.CharField(_("country"), max_length=2, blank=True,
-                               help_text=_("ISO 3166-1 alpha-2 code"))
+    pseudonym = models.CharField(
+        _("pseudonym"), max_length=32, unique=True, default=new_pseudonym, editable=False
+    )
+    country = models.CharField(
+        _("country"), max_length=2, blank=True, help_text=_("ISO 3166-1 alpha-2 code")
+    )
     timezone = models.CharField(_("time zone"), max_length=64, default="UTC")
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -62,8 +62,11 @@ def user_create(
 
 def annotator_signup(*, username: str, password: str, country: str, timezone: str) -> User:
     return user_create(
-        username=username, password=password, role=Role.ANNOTATOR,
-        country=country, timezone=timezone,
+        username=username,
+        password=password,
+        role=Role.ANNOTATOR,
+        country=country,
+        timezone=timezone,
     )
 
 

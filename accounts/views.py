@@ -38,7 +38,8 @@ def signup(request):
             form.add_error(None, exc.detail)
         else:
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-            messages.success(request, _("Welcome! Your pseudonym is %(p)s.")
-                             % {"p": user.profile.pseudonym})
+            messages.success(
+                request, _("Welcome! Your pseudonym is %(p)s.") % {"p": user.profile.pseudonym}
+            )
             return redirect("home")
     return render(request, "accounts/signup.html", {"form": form})

@@ -46,16 +46,25 @@ def percentile(values: list[float], q: float) -> float:
 
 # --- database --------------------------------------------------------------------------------
 
+
 def create_database() -> None:
     import psycopg
 
     with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{DB_NAME}"')
-    env = {**os.environ, "DATABASE_URL": DATABASE_URL,
-           "DJANGO_SETTINGS_MODULE": "fairlabel.settings.base"}
-    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT,
-                   env=env, check=True, timeout=600)
+    env = {
+        **os.environ,
+        "DATABASE_URL": DATABASE_URL,
+        "DJANGO_SETTINGS_MODULE": "fairlabel.settings.base",
+    }
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        timeout=600,
+    )
 
 
 def setup_django() -> None:
@@ -74,16 +83,22 @@ def load_project(owner, *, size: int, overlap: int):
     from labeling.services import project_create, project_publish
 
     project = project_create(
-        owner=owner, title=f"bench {size} x{overlap}", task_type="text_classification",
-        labels=["pos", "neg", "neutral"], price_per_task="0.10",
-        estimated_seconds_per_task=20, annotations_per_task=overlap)
+        owner=owner,
+        title=f"bench {size} x{overlap}",
+        task_type="text_classification",
+        labels=["pos", "neg", "neutral"],
+        price_per_task="0.10",
+        estimated_seconds_per_task=20,
+        annotations_per_task=overlap,
+    )
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO labeling_task (project_id, data, is_sensitive, slots_free, "
             "annotation_count, created_at) SELECT %s, jsonb_build_object('text', "
             "'Review number ' || g || ': the battery lasts all day and the screen is sharp.'),"
             " false, %s, 0, now() FROM generate_series(1, %s) AS g",
-            [project.pk, overlap, size])
+            [project.pk, overlap, size],
+        )
     return project_publish(project=project)
 
 
@@ -95,22 +110,31 @@ def make_annotators(count: int) -> list[str]:
 
     tokens = []
     for _ in range(count):
-        user = user_create(username=f"bench-{uuid.uuid4().hex[:10]}", password=uuid.uuid4().hex,
-                           role=Role.ANNOTATOR, country="KE", timezone="UTC",
-                           check_password=False)
+        user = user_create(
+            username=f"bench-{uuid.uuid4().hex[:10]}",
+            password=uuid.uuid4().hex,
+            role=Role.ANNOTATOR,
+            country="KE",
+            timezone="UTC",
+            check_password=False,
+        )
         tokens.append(Token.objects.create(user=user).key)
     return tokens
 
 
 # --- HTTP ------------------------------------------------------------------------------------
 
+
 class Client:
     """One annotator on one keep-alive connection (reopened when the server closes it)."""
 
     def __init__(self, port: int, token: str) -> None:
         self.conn = http.client.HTTPConnection(HOST, port, timeout=30)
-        self.headers = {"Authorization": f"Token {token}", "Content-Type": "application/json",
-                        "Connection": "keep-alive"}
+        self.headers = {
+            "Authorization": f"Token {token}",
+            "Content-Type": "application/json",
+            "Connection": "keep-alive",
+        }
 
     def post(self, path: str, body: dict | None = None) -> tuple[int, dict | None, float]:
         payload = json.dumps(body).encode() if body is not None else b""
@@ -136,19 +160,35 @@ class Client:
         status, body, next_ms = self.post(f"/api/projects/{project_id}/next/")
         if status != 200:
             return status, next_ms, None, None
-        code, _, submit_ms = self.post(f"/api/assignments/{body['assignment']}/submit/",
-                                       {"result": {"label": "pos"}})
+        code, _, submit_ms = self.post(
+            f"/api/assignments/{body['assignment']}/submit/", {"result": {"label": "pos"}}
+        )
         return status, next_ms, code, submit_ms
 
 
 def start_gunicorn(port: int, workers: int) -> subprocess.Popen:
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "fairlabel.settings.base", "DEBUG": "0",
-           "DATABASE_URL": DATABASE_URL, "ALLOWED_HOSTS": HOST}
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "fairlabel.settings.base",
+        "DEBUG": "0",
+        "DATABASE_URL": DATABASE_URL,
+        "ALLOWED_HOSTS": HOST,
+    }
     env.pop("REDIS_URL", None)
     server = subprocess.Popen(
-        [str(ROOT / ".venv/bin/gunicorn"), "fairlabel.wsgi", "-w", str(workers),
-         "--bind", f"{HOST}:{port}", "--log-level", "warning"],
-        cwd=ROOT, env=env)
+        [
+            str(ROOT / ".venv/bin/gunicorn"),
+            "fairlabel.wsgi",
+            "-w",
+            str(workers),
+            "--bind",
+            f"{HOST}:{port}",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -164,8 +204,10 @@ def start_gunicorn(port: int, workers: int) -> subprocess.Popen:
 
 # --- measurements ----------------------------------------------------------------------------
 
-def one_client(port: int, token: str, project_id: int, cycles: int, warmup: int
-               ) -> dict[str, float]:
+
+def one_client(
+    port: int, token: str, project_id: int, cycles: int, warmup: int
+) -> dict[str, float]:
     client = Client(port, token)
     next_ms, submit_ms, created = [], [], 0
     deadline = time.monotonic() + 300
@@ -179,16 +221,18 @@ def one_client(port: int, token: str, project_id: int, cycles: int, warmup: int
         if n >= warmup:
             next_ms.append(n_ms)
             submit_ms.append(s_ms)
-    return {"next_p50": percentile(next_ms, 0.5), "next_p95": percentile(next_ms, 0.95),
-            "submit_p50": percentile(submit_ms, 0.5),
-            "submit_p95": percentile(submit_ms, 0.95), "cycles": len(next_ms),
-            "created": created}
+    return {
+        "next_p50": percentile(next_ms, 0.5),
+        "next_p95": percentile(next_ms, 0.95),
+        "submit_p50": percentile(submit_ms, 0.5),
+        "submit_p95": percentile(submit_ms, 0.95),
+        "cycles": len(next_ms),
+        "created": created,
+    }
 
 
-def many_clients(port: int, tokens: list[str], project_id: int, seconds: float
-                 ) -> dict[str, float]:
-    results: list[dict] = [{"cycles": 0, "created": 0, "next": [], "errors": []}
-                           for _ in tokens]
+def many_clients(port: int, tokens: list[str], project_id: int, seconds: float) -> dict[str, float]:
+    results: list[dict] = [{"cycles": 0, "created": 0, "next": [], "errors": []} for _ in tokens]
     start = threading.Barrier(len(tokens) + 1)
     stop_at: list[float] = []
 
@@ -212,8 +256,9 @@ def many_clients(port: int, tokens: list[str], project_id: int, seconds: float
             out["created"] += 1
             out["next"].append(n_ms)
 
-    threads = [threading.Thread(target=run, args=(t, r)) for t, r in zip(tokens, results,
-                                                                          strict=True)]
+    threads = [
+        threading.Thread(target=run, args=(t, r)) for t, r in zip(tokens, results, strict=True)
+    ]
     for thread in threads:
         thread.start()
     began = time.monotonic()
@@ -224,9 +269,14 @@ def many_clients(port: int, tokens: list[str], project_id: int, seconds: float
     elapsed = time.monotonic() - began
     cycles = sum(r["cycles"] for r in results)
     latencies = [ms for r in results for ms in r["next"]]
-    return {"cycles": cycles, "per_second": cycles / elapsed, "created": cycles,
-            "next_p50": percentile(latencies, 0.5), "next_p95": percentile(latencies, 0.95),
-            "errors": [e for r in results for e in r["errors"]][:5]}
+    return {
+        "cycles": cycles,
+        "per_second": cycles / elapsed,
+        "created": cycles,
+        "next_p50": percentile(latencies, 0.5),
+        "next_p95": percentile(latencies, 0.95),
+        "errors": [e for r in results for e in r["errors"]][:5],
+    }
 
 
 def calibrate(port: int, tokens: list[str], seconds: float) -> float:
@@ -270,25 +320,40 @@ def verify(project_ids: list[int], created: int, before: int) -> dict[str, int]:
             "JOIN labeling_project p ON p.id = t.project_id "
             "JOIN labeling_annotation a ON a.task_id = t.id AND NOT a.is_extra "
             "WHERE t.project_id = ANY(%s) GROUP BY t.id, p.annotations_per_task "
-            "HAVING count(*) > p.annotations_per_task) over", [project_ids])
+            "HAVING count(*) > p.annotations_per_task) over",
+            [project_ids],
+        )
         over_served = cursor.fetchone()[0]
         cursor.execute(
             "SELECT count(*) FROM (SELECT 1 FROM labeling_annotation WHERE project_id = ANY(%s)"
-            " GROUP BY task_id, annotator_id HAVING count(*) > 1) dup", [project_ids])
+            " GROUP BY task_id, annotator_id HAVING count(*) > 1) dup",
+            [project_ids],
+        )
         duplicates = cursor.fetchone()[0]
-        cursor.execute("SELECT count(*), count(*) FILTER (WHERE is_extra) FROM "
-                       "labeling_annotation WHERE project_id = ANY(%s)", [project_ids])
+        cursor.execute(
+            "SELECT count(*), count(*) FILTER (WHERE is_extra) FROM "
+            "labeling_annotation WHERE project_id = ANY(%s)",
+            [project_ids],
+        )
         annotations, extra = cursor.fetchone()
         # The counter must agree with the claims: free + held slots == overlap.
         cursor.execute(
             "SELECT count(*) FROM labeling_task t JOIN labeling_project p ON p.id = t.project_id"
             " WHERE t.project_id = ANY(%s) AND t.slots_free + (SELECT count(*) FROM "
             "labeling_assignment s WHERE s.task_id = t.id AND s.holds_slot) "
-            "<> p.annotations_per_task AND t.annotation_count > 0", [project_ids])
+            "<> p.annotations_per_task AND t.annotation_count > 0",
+            [project_ids],
+        )
         counter_off = cursor.fetchone()[0]
-    return {"over_served_tasks": over_served, "duplicate_pairs": duplicates,
-            "annotations": annotations, "extra": extra, "created_201": created,
-            "lost": created - (annotations - extra - before), "counter_mismatch": counter_off}
+    return {
+        "over_served_tasks": over_served,
+        "duplicate_pairs": duplicates,
+        "annotations": annotations,
+        "extra": extra,
+        "created_201": created,
+        "lost": created - (annotations - extra - before),
+        "counter_mismatch": counter_off,
+    }
 
 
 def main() -> None:
@@ -324,8 +389,10 @@ def main() -> None:
             projects[(overlap, size)] = load_project(owner, size=size, overlap=overlap)
         with connection.cursor() as cursor:
             cursor.execute("VACUUM ANALYZE labeling_task")
-    print(f"loaded {sum(k[1] for k in projects)} tasks in {time.monotonic() - started:.0f}s",
-          flush=True)
+    print(
+        f"loaded {sum(k[1] for k in projects)} tasks in {time.monotonic() - started:.0f}s",
+        flush=True,
+    )
     tokens = make_annotators(len(sizes) + 1 + args.clients)
     before = counted_annotations([p.pk for p in projects.values()])
     connection.close()
@@ -339,15 +406,14 @@ def main() -> None:
             created += result["created"]
             rows.append((f"{size:,} tasks, overlap 1, 1 client", result))
         ahead = projects[(3, 10_000)]
-        result = one_client(args.port, tokens[len(sizes)], ahead.pk, args.cycles * 3,
-                            args.warmup)
+        result = one_client(args.port, tokens[len(sizes)], ahead.pk, args.cycles * 3, args.warmup)
         created += result["created"]
         done = args.cycles * 3 + args.warmup
         rows.append((f"10,000 tasks, overlap 3, 1 client ahead of all ({done} done)", result))
         target = projects[(1, max(sizes))]
-        burst = many_clients(args.port, tokens[len(sizes) + 1:], target.pk, args.seconds)
+        burst = many_clients(args.port, tokens[len(sizes) + 1 :], target.pk, args.seconds)
         created += burst["created"]
-        bare = calibrate(args.port, tokens[len(sizes) + 1:], min(args.seconds, 5))
+        bare = calibrate(args.port, tokens[len(sizes) + 1 :], min(args.seconds, 5))
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -356,27 +422,45 @@ def main() -> None:
     print()
     print(f"{'workload':<62} {'next p50':>9} {'next p95':>9} {'subm p50':>9} {'subm p95':>9}")
     for label, r in rows:
-        print(f"{label:<62} {r['next_p50']:>7.2f}ms {r['next_p95']:>7.2f}ms "
-              f"{r['submit_p50']:>7.2f}ms {r['submit_p95']:>7.2f}ms")
+        print(
+            f"{label:<62} {r['next_p50']:>7.2f}ms {r['next_p95']:>7.2f}ms "
+            f"{r['submit_p50']:>7.2f}ms {r['submit_p95']:>7.2f}ms"
+        )
     base = rows[0][1]["next_p95"]
     largest = rows[len(sizes) - 1][1]["next_p95"]
-    print(f"\nnext p95 at {max(sizes):,} / at {min(sizes):,}: {largest / base:.2f}x "
-          f"(target <= 1.5x; < 15 ms everywhere: "
-          f"{all(r['next_p95'] < 15 for _, r in rows[:len(sizes)])})")
-    print(f"{args.clients} clients on {max(sizes):,} tasks (overlap 1), {args.seconds:.0f}s: "
-          f"{burst['per_second']:.0f} cycles/s ({burst['cycles']} cycles; next p50 "
-          f"{burst['next_p50']:.1f}ms p95 {burst['next_p95']:.1f}ms) target >= 300"
-          + (f"; errors: {burst['errors']}" if burst["errors"] else ""))
-    print(f"for scale, now: GET /api/me/ with {args.clients} clients serves {bare:.0f} "
-          f"requests/s (a cycle is 2 requests: {bare / 2:.0f} cycles/s would be that ceiling)")
-    print("slots handed out twice:", checks["over_served_tasks"],
-          "| (task, annotator) duplicates:", checks["duplicate_pairs"],
-          "| submissions lost:", checks["lost"], "| extra:", checks["extra"],
-          "| counter mismatches:", checks["counter_mismatch"],
-          f"| annotations: {checks['annotations']}")
+    print(
+        f"\nnext p95 at {max(sizes):,} / at {min(sizes):,}: {largest / base:.2f}x "
+        f"(target <= 1.5x; < 15 ms everywhere: "
+        f"{all(r['next_p95'] < 15 for _, r in rows[: len(sizes)])})"
+    )
+    print(
+        f"{args.clients} clients on {max(sizes):,} tasks (overlap 1), {args.seconds:.0f}s: "
+        f"{burst['per_second']:.0f} cycles/s ({burst['cycles']} cycles; next p50 "
+        f"{burst['next_p50']:.1f}ms p95 {burst['next_p95']:.1f}ms) target >= 300"
+        + (f"; errors: {burst['errors']}" if burst["errors"] else "")
+    )
+    print(
+        f"for scale, now: GET /api/me/ with {args.clients} clients serves {bare:.0f} "
+        f"requests/s (a cycle is 2 requests: {bare / 2:.0f} cycles/s would be that ceiling)"
+    )
+    print(
+        "slots handed out twice:",
+        checks["over_served_tasks"],
+        "| (task, annotator) duplicates:",
+        checks["duplicate_pairs"],
+        "| submissions lost:",
+        checks["lost"],
+        "| extra:",
+        checks["extra"],
+        "| counter mismatches:",
+        checks["counter_mismatch"],
+        f"| annotations: {checks['annotations']}",
+    )
     median = statistics.median(r["next_p50"] for _, r in rows)
-    print(f"cpu count {os.cpu_count()}, load {os.getloadavg()[0]:.1f}, "
-          f"median next p50 at 1 client {median:.2f}ms")
+    print(
+        f"cpu count {os.cpu_count()}, load {os.getloadavg()[0]:.1f}, "
+        f"median next p50 at 1 client {median:.2f}ms"
+    )
 
 
 if __name__ == "__main__":

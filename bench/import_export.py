@@ -24,8 +24,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-WORDS = ["".join(random.choices(string.ascii_lowercase, k=random.randint(2, 9)))
-         for _ in range(2000)]
+WORDS = [
+    "".join(random.choices(string.ascii_lowercase, k=random.randint(2, 9))) for _ in range(2000)
+]
 
 
 def rss_mb() -> float:
@@ -106,25 +107,45 @@ def main() -> None:
     started = time.perf_counter()
     generate(source, args.n, with_ids=args.with_ids)
     size = source.stat().st_size
-    print(f"generated {args.n:,} tasks, {size / 1e6:,.1f} MB in "
-          f"{time.perf_counter() - started:.1f} s ({connection.vendor})")
+    print(
+        f"generated {args.n:,} tasks, {size / 1e6:,.1f} MB in "
+        f"{time.perf_counter() - started:.1f} s ({connection.vendor})"
+    )
 
-    owner = user_create(username="bench-owner", password="bench-password-123",  # noqa: S106
-                        role=Role.OWNER, country="KE", timezone="UTC", check_password=False)
-    project = project_create(owner=owner, title="bench", task_type="text_classification",
-                             labels=["pos", "neg"], price_per_task="0.10",
-                             estimated_seconds_per_task=20)
-    job = ImportJob.objects.create(project=project, created_by=owner, format="jsonl",
-                                   file=str(source.relative_to(media)),
-                                   original_name=source.name, size_bytes=size)
+    owner = user_create(
+        username="bench-owner",
+        password="bench-password-123",  # noqa: S106
+        role=Role.OWNER,
+        country="KE",
+        timezone="UTC",
+        check_password=False,
+    )
+    project = project_create(
+        owner=owner,
+        title="bench",
+        task_type="text_classification",
+        labels=["pos", "neg"],
+        price_per_task="0.10",
+        estimated_seconds_per_task=20,
+    )
+    job = ImportJob.objects.create(
+        project=project,
+        created_by=owner,
+        format="jsonl",
+        file=str(source.relative_to(media)),
+        original_name=source.name,
+        size_bytes=size,
+    )
     rss_before = rss_mb()
     started = time.perf_counter()
     job = import_job_run(job_id=job.pk)
     seconds = time.perf_counter() - started
     assert job.status == "done", (job.status, job.errors[:5])
     assert job.imported == args.n
-    print(f"import: {args.n:,} tasks in {seconds:.2f} s = {args.n / seconds:,.0f} tasks/s; "
-          f"peak RSS {rss_mb():,.0f} MB (before import {rss_before:,.0f} MB)")
+    print(
+        f"import: {args.n:,} tasks in {seconds:.2f} s = {args.n / seconds:,.0f} tasks/s; "
+        f"peak RSS {rss_mb():,.0f} MB (before import {rss_before:,.0f} MB)"
+    )
 
     try:
         from labeling.exporting import export_to_path
@@ -140,8 +161,10 @@ def main() -> None:
         started = time.perf_counter()
         export_to_path(project=project, fmt="jsonl", path=out)
         seconds = time.perf_counter() - started
-        print(f"export: {args.n:,} tasks in {seconds:.2f} s = {args.n / seconds:,.0f} tasks/s; "
-              f"peak RSS {rss_mb():,.0f} MB")
+        print(
+            f"export: {args.n:,} tasks in {seconds:.2f} s = {args.n / seconds:,.0f} tasks/s; "
+            f"peak RSS {rss_mb():,.0f} MB"
+        )
 
 
 if __name__ == "__main__":

@@ -5,8 +5,15 @@ from labeling.models import Annotation, Assignment, ExportJob, ImportJob, Projec
 
 @admin.register(Project)
 class ProjectAdmin(admin.ModelAdmin):
-    list_display = ("title", "task_type", "status", "price_per_task", "currency",
-                    "annotations_per_task", "created_at")
+    list_display = (
+        "title",
+        "task_type",
+        "status",
+        "price_per_task",
+        "currency",
+        "annotations_per_task",
+        "created_at",
+    )
     list_filter = ("status", "task_type")
     search_fields = ("title",)
 

@@ -30,12 +30,15 @@ class ProjectIn(serializers.Serializer):
     title = serializers.CharField(max_length=200)
     instructions = serializers.CharField(required=False, allow_blank=True, default="")
     task_type = serializers.ChoiceField(choices=TaskType.choices)
-    labels = serializers.JSONField(help_text='List of strings, or of {"value", "color"?, '
-                                             '"hotkey"?}.')
-    annotations_per_task = serializers.IntegerField(required=False, default=1, min_value=1,
-                                                    max_value=50)
+    labels = serializers.JSONField(
+        help_text='List of strings, or of {"value", "color"?, "hotkey"?}.'
+    )
+    annotations_per_task = serializers.IntegerField(
+        required=False, default=1, min_value=1, max_value=50
+    )
     content_categories = serializers.ListField(
-        child=serializers.ChoiceField(choices=Category.choices), required=False, default=list)
+        child=serializers.ChoiceField(choices=Category.choices), required=False, default=list
+    )
     price_per_task = DecimalString(help_text='A decimal string, like "0.10".')
     estimated_seconds_per_task = serializers.IntegerField(min_value=1, max_value=86400)
 
@@ -144,13 +147,23 @@ class ProjectAnnotatorsApi(APIView):
 
     permission_classes = [HasRole(Role.OWNER, Role.AUDITOR, Role.ADMIN)]
 
-    @extend_schema(responses=inline_serializer("ProjectAnnotators", {
-        "annotators": serializers.ListField(child=serializers.JSONField()),
-        "progress": serializers.JSONField()}))
+    @extend_schema(
+        responses=inline_serializer(
+            "ProjectAnnotators",
+            {
+                "annotators": serializers.ListField(child=serializers.JSONField()),
+                "progress": serializers.JSONField(),
+            },
+        )
+    )
     def get(self, request, project_id: int):
         project = selectors.project_get(user=request.user, project_id=project_id)
-        return Response({"annotators": selectors.project_annotators(project),
-                         "progress": selectors.project_progress(project)})
+        return Response(
+            {
+                "annotators": selectors.project_annotators(project),
+                "progress": selectors.project_progress(project),
+            }
+        )
 
 
 class TaskDetailApi(APIView):
@@ -158,27 +171,44 @@ class TaskDetailApi(APIView):
 
     permission_classes = [HasRole(Role.OWNER, Role.AUDITOR, Role.ADMIN)]
 
-    @extend_schema(responses=inline_serializer("TaskDetail", {
-        "id": serializers.IntegerField(), "external_id": serializers.CharField(allow_null=True),
-        "data": serializers.JSONField(), "categories": serializers.ListField(),
-        "annotation_count": serializers.IntegerField(),
-        "annotations": serializers.ListField(child=serializers.JSONField())}))
+    @extend_schema(
+        responses=inline_serializer(
+            "TaskDetail",
+            {
+                "id": serializers.IntegerField(),
+                "external_id": serializers.CharField(allow_null=True),
+                "data": serializers.JSONField(),
+                "categories": serializers.ListField(),
+                "annotation_count": serializers.IntegerField(),
+                "annotations": serializers.ListField(child=serializers.JSONField()),
+            },
+        )
+    )
     def get(self, request, project_id: int, task_id: int):
         project = selectors.project_get(user=request.user, project_id=project_id)
         task = get_object_or_404(project.tasks, pk=task_id)
-        return Response({"id": task.pk, "external_id": task.external_id, "data": task.data,
-                         "categories": dispatch.task_categories(task=task, project=project),
-                         "annotation_count": task.annotation_count,
-                         "annotations": selectors.task_annotations(task)})
+        return Response(
+            {
+                "id": task.pk,
+                "external_id": task.external_id,
+                "data": task.data,
+                "categories": dispatch.task_categories(task=task, project=project),
+                "annotation_count": task.annotation_count,
+                "annotations": selectors.task_annotations(task),
+            }
+        )
 
 
-NEXT_OUT = inline_serializer("NextTask", {
-    "assignment": serializers.IntegerField(),
-    "task": serializers.JSONField(),
-    "categories": serializers.ListField(child=serializers.CharField()),
-    "protect": serializers.JSONField(),
-    "expires_at": serializers.DateTimeField(),
-})
+NEXT_OUT = inline_serializer(
+    "NextTask",
+    {
+        "assignment": serializers.IntegerField(),
+        "task": serializers.JSONField(),
+        "categories": serializers.ListField(child=serializers.CharField()),
+        "protect": serializers.JSONField(),
+        "expires_at": serializers.DateTimeField(),
+    },
+)
 
 
 class NextTaskApi(APIView):
@@ -187,14 +217,20 @@ class NextTaskApi(APIView):
 
     permission_classes = [HasRole(Role.ANNOTATOR)]
 
-    @extend_schema(request=None, responses={200: NEXT_OUT, 204: OpenApiResponse(
-        description="Nothing left for you in this project."), 409: OpenApiResponse(
-        description='{"error", "detail", "until", "rule"}')})
+    @extend_schema(
+        request=None,
+        responses={
+            200: NEXT_OUT,
+            204: OpenApiResponse(description="Nothing left for you in this project."),
+            409: OpenApiResponse(description='{"error", "detail", "until", "rule"}'),
+        },
+    )
     def post(self, request, project_id: int):
         # Not project_get: a paused project must answer 409 with its rule, not 404.
         project = get_object_or_404(
             Project.objects.exclude(status=Project.Status.DRAFT).defer("instructions"),
-            pk=project_id)
+            pk=project_id,
+        )
         assignment = dispatch.assignment_next(annotator=request.user, project=project)
         if assignment is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
@@ -205,12 +241,18 @@ class SubmitIn(serializers.Serializer):
     result = serializers.JSONField()
 
 
-ANNOTATION_OUT = inline_serializer("AnnotationOut", {
-    "id": serializers.IntegerField(), "assignment": serializers.IntegerField(),
-    "task": serializers.IntegerField(), "result": serializers.JSONField(),
-    "seconds": serializers.CharField(), "created_at": serializers.DateTimeField(),
-    "is_extra": serializers.BooleanField(),
-})
+ANNOTATION_OUT = inline_serializer(
+    "AnnotationOut",
+    {
+        "id": serializers.IntegerField(),
+        "assignment": serializers.IntegerField(),
+        "task": serializers.IntegerField(),
+        "result": serializers.JSONField(),
+        "seconds": serializers.CharField(),
+        "created_at": serializers.DateTimeField(),
+        "is_extra": serializers.BooleanField(),
+    },
+)
 
 
 class SubmitApi(APIView):
@@ -223,18 +265,33 @@ class SubmitApi(APIView):
     def post(self, request, assignment_id: int):
         data = SubmitIn(data=request.data)
         data.is_valid(raise_exception=True)
-        outcome = dispatch.annotation_submit(annotator=request.user, assignment_id=assignment_id,
-                                             result=data.validated_data["result"])
+        outcome = dispatch.annotation_submit(
+            annotator=request.user,
+            assignment_id=assignment_id,
+            result=data.validated_data["result"],
+        )
         annotation = outcome.annotation
-        body = {"id": annotation.pk, "assignment": annotation.assignment_id,
-                "task": annotation.task_id, "result": annotation.result,
-                "seconds": str(annotation.seconds), "created_at": annotation.created_at,
-                "is_extra": annotation.is_extra}
+        body = {
+            "id": annotation.pk,
+            "assignment": annotation.assignment_id,
+            "task": annotation.task_id,
+            "result": annotation.result,
+            "seconds": str(annotation.seconds),
+            "created_at": annotation.created_at,
+            "is_extra": annotation.is_extra,
+        }
         if outcome.is_extra:
-            return Response({"error": "slot_taken", "detail": (
-                "Your assignment expired and its slot went to someone else. Your work is kept "
-                "as an extra annotation."), "annotation": body},
-                status=status.HTTP_409_CONFLICT)
+            return Response(
+                {
+                    "error": "slot_taken",
+                    "detail": (
+                        "Your assignment expired and its slot went to someone else. "
+                        "Your work is kept as an extra annotation."
+                    ),
+                    "annotation": body,
+                },
+                status=status.HTTP_409_CONFLICT,
+            )
         return Response(body, status=status.HTTP_201_CREATED if outcome.created else 200)
 
 
@@ -243,9 +300,12 @@ class SkipApi(APIView):
 
     permission_classes = [HasRole(Role.ANNOTATOR)]
 
-    @extend_schema(request=None, responses=inline_serializer(
-        "SkipOut", {"assignment": serializers.IntegerField(), "status": serializers.CharField()}))
+    @extend_schema(
+        request=None,
+        responses=inline_serializer(
+            "SkipOut", {"assignment": serializers.IntegerField(), "status": serializers.CharField()}
+        ),
+    )
     def post(self, request, assignment_id: int):
-        assignment = dispatch.assignment_skip(annotator=request.user,
-                                              assignment_id=assignment_id)
+        assignment = dispatch.assignment_skip(annotator=request.user, assignment_id=assignment_id)
         return Response({"assignment": assignment.pk, "status": assignment.status})

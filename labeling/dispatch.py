@@ -40,8 +40,12 @@ def task_protect(*, task: Task, project: Project) -> dict[str, bool]:
     """How the page must shield the annotator: sensitive content is hidden until revealed."""
     sensitive = task.is_sensitive
     image = project.task_type in IMAGE_TYPES
-    return {"blur": sensitive and image, "greyscale": sensitive and image,
-            "hide_text": sensitive and not image, "sensitive": sensitive}
+    return {
+        "blur": sensitive and image,
+        "greyscale": sensitive and image,
+        "hide_text": sensitive and not image,
+        "sensitive": sensitive,
+    }
 
 
 # How many entries at the head of the queue the preferred claim looks at. Wider than the number
@@ -52,8 +56,9 @@ SMALLINT_MAX = 32767
 BIGINT_MAX = 2**63 - 1
 
 
-def assignment_next(*, annotator, project: Project, now: datetime | None = None
-                    ) -> Assignment | None:
+def assignment_next(
+    *, annotator, project: Project, now: datetime | None = None
+) -> Assignment | None:
     """The annotator's open assignment, or a newly claimed one, or None when nothing is left.
     Raises DomainError(409) with the refusing rule when a gate says no.
 
@@ -66,8 +71,12 @@ def assignment_next(*, annotator, project: Project, now: datetime | None = None
     for _attempt in range(3):
         try:
             with transaction.atomic():
-                return _claim(annotator=annotator, project=project, now=now,
-                              sensitive_allowed=restriction.sensitive_allowed)
+                return _claim(
+                    annotator=annotator,
+                    project=project,
+                    now=now,
+                    sensitive_allowed=restriction.sensitive_allowed,
+                )
         except (IntegrityError, _HoldsOpenAssignment):
             # Either the annotator holds an open assignment in this project, or a concurrent
             # request of the same annotator claimed first: return that one, or release it if
@@ -78,8 +87,7 @@ def assignment_next(*, annotator, project: Project, now: datetime | None = None
                     return own
                 if own is not None:
                     _release([own], now=now)
-    raise DomainError("conflict", "Another request is claiming a task for you; retry.",
-                      status=409)
+    raise DomainError("conflict", "Another request is claiming a task for you; retry.", status=409)
 
 
 class _HoldsOpenAssignment(Exception):
@@ -87,13 +95,17 @@ class _HoldsOpenAssignment(Exception):
 
 
 def _own_open_locked(*, annotator, project: Project) -> Assignment | None:
-    return (Assignment.objects.select_for_update(of=("self",)).select_related("task")
-            .filter(annotator=annotator, project=project, status=Assignment.Status.OPEN)
-            .first())
+    return (
+        Assignment.objects.select_for_update(of=("self",))
+        .select_related("task")
+        .filter(annotator=annotator, project=project, status=Assignment.Status.OPEN)
+        .first()
+    )
 
 
-def claim_querysets(*, annotator, project: Project, sensitive_allowed: bool = True
-                    ) -> list[QuerySet[Task]]:
+def claim_querysets(
+    *, annotator, project: Project, sensitive_allowed: bool = True
+) -> list[QuerySet[Task]]:
     """The claim queries, tried in order until one yields a task; each walks task_dispatch_idx.
 
     1. The head of the queue: the first HEAD_WINDOW open tasks (fewest free slots, then oldest),
@@ -112,28 +124,35 @@ def claim_querysets(*, annotator, project: Project, sensitive_allowed: bool = Tr
     if not sensitive_allowed:
         open_tasks = open_tasks.filter(is_sensitive=False)
     unseen = open_tasks.exclude(
-        Exists(Assignment.objects.filter(task=OuterRef("pk"), annotator=annotator)))
+        Exists(Assignment.objects.filter(task=OuterRef("pk"), annotator=annotator))
+    )
     # The key (slots_free, id) of the HEAD_WINDOW-th open task bounds the first walk; with
     # fewer open tasks there is no bound. A row comparison is a stop key of the btree scan,
     # so the walk ends there even when nothing in the window is left for this annotator.
-    last_of_head = open_tasks.order_by("slots_free", "id")[HEAD_WINDOW - 1:HEAD_WINDOW]
+    last_of_head = open_tasks.order_by("slots_free", "id")[HEAD_WINDOW - 1 : HEAD_WINDOW]
     in_head = _KeyAtMost(
-        F("slots_free"), F("id"),
+        F("slots_free"),
+        F("id"),
         Coalesce(Subquery(last_of_head.values("slots_free")), Value(SMALLINT_MAX)),
         Coalesce(Subquery(last_of_head.values("id")), Value(BIGINT_MAX)),
     )
     overlap = project.annotations_per_task
     candidates = [unseen.filter(in_head)]
     if overlap > 1:
-        candidates += [unseen.filter(slots_free__gte=overlap),
-                       unseen.filter(slots_free__lt=overlap)]
+        candidates += [
+            unseen.filter(slots_free__gte=overlap),
+            unseen.filter(slots_free__lt=overlap),
+        ]
     else:
         candidates.append(unseen)
     # FOR NO KEY UPDATE: the claim changes no key, so a concurrent submit's foreign-key check
     # on this task (KEY SHARE) does not wait for it.
-    return [qs.order_by("slots_free", "id")
-            .select_for_update(skip_locked=True, of=("self",), no_key=True)
-            for qs in candidates]
+    return [
+        qs.order_by("slots_free", "id").select_for_update(
+            skip_locked=True, of=("self",), no_key=True
+        )
+        for qs in candidates
+    ]
 
 
 # Stand-ins for the two ids that vary between calls, so that the claim statements are compiled
@@ -143,26 +162,30 @@ _ANNOTATOR_MARK = -564_738_291
 
 
 @lru_cache(maxsize=256)
-def _compiled_claims(vendor: str, overlap: int, sensitive_allowed: bool
-                     ) -> tuple[tuple[str, tuple[object, ...]], ...]:
+def _compiled_claims(
+    vendor: str, overlap: int, sensitive_allowed: bool
+) -> tuple[tuple[str, tuple[object, ...]], ...]:
     """The SQL of claim_querysets() (first row of each), with the marks in its params."""
     from django.contrib.auth import get_user_model
 
     project = Project(pk=_PROJECT_MARK, annotations_per_task=overlap)
     annotator = get_user_model()(pk=_ANNOTATOR_MARK)
     compiled = []
-    for queryset in claim_querysets(annotator=annotator, project=project,
-                                    sensitive_allowed=sensitive_allowed):
+    for queryset in claim_querysets(
+        annotator=annotator, project=project, sensitive_allowed=sensitive_allowed
+    ):
         sql, params = queryset[:1].query.get_compiler(connection=connection).as_sql()
         compiled.append((sql, tuple(params)))
     return tuple(compiled)
 
 
-def _claim_statements(*, annotator_id: int, project: Project, sensitive_allowed: bool
-                      ) -> Iterator[tuple[str, list[object]]]:
+def _claim_statements(
+    *, annotator_id: int, project: Project, sensitive_allowed: bool
+) -> Iterator[tuple[str, list[object]]]:
     marks = {_PROJECT_MARK: project.pk, _ANNOTATOR_MARK: annotator_id}
-    for sql, params in _compiled_claims(connection.vendor, project.annotations_per_task,
-                                        sensitive_allowed):
+    for sql, params in _compiled_claims(
+        connection.vendor, project.annotations_per_task, sensitive_allowed
+    ):
         yield sql, [marks.get(p, p) if isinstance(p, int) else p for p in params]
 
 
@@ -178,25 +201,33 @@ class _KeyAtMost(Func):
         return f"({a}, {b}) <= ({c}, {d})", params
 
 
-def _claim(*, annotator, project: Project, now: datetime, sensitive_allowed: bool
-           ) -> Assignment | None:
+def _claim(
+    *, annotator, project: Project, now: datetime, sensitive_allowed: bool
+) -> Assignment | None:
     task = None
-    for sql, params in _claim_statements(annotator_id=annotator.pk, project=project,
-                                         sensitive_allowed=sensitive_allowed):
+    for sql, params in _claim_statements(
+        annotator_id=annotator.pk, project=project, sensitive_allowed=sensitive_allowed
+    ):
         task = next(iter(Task.objects.raw(sql, params)), None)
         if task is not None:
             break
     if task is None:
-        if Assignment.objects.filter(annotator=annotator, project=project,
-                                     status=Assignment.Status.OPEN).exists():
+        if Assignment.objects.filter(
+            annotator=annotator, project=project, status=Assignment.Status.OPEN
+        ).exists():
             # Nothing new, but the annotator still holds one: let the caller return it.
             raise _HoldsOpenAssignment
         return None
     Task.objects.filter(pk=task.pk).update(slots_free=F("slots_free") - 1)
     task.slots_free -= 1
     assignment = Assignment.objects.create(
-        task=task, project=project, annotator=annotator, status=Assignment.Status.OPEN,
-        served_at=now, expires_at=now + assignment_lifetime(), holds_slot=True,
+        task=task,
+        project=project,
+        annotator=annotator,
+        status=Assignment.Status.OPEN,
+        served_at=now,
+        expires_at=now + assignment_lifetime(),
+        holds_slot=True,
     )
     hooks_call("served", assignment, now)
     return assignment
@@ -212,8 +243,9 @@ class SubmitOutcome:
         return self.annotation.is_extra
 
 
-def annotation_submit(*, annotator, assignment_id: int, result: object,
-                      now: datetime | None = None) -> SubmitOutcome:
+def annotation_submit(
+    *, annotator, assignment_id: int, result: object, now: datetime | None = None
+) -> SubmitOutcome:
     """Store the annotation once. Repeating the submit returns the same annotation. A submit
     after expiry takes the slot back if it is still free; otherwise the work is kept as an
     extra annotation (`is_extra`) and never dropped."""
@@ -224,24 +256,34 @@ def annotation_submit(*, annotator, assignment_id: int, result: object,
             # Submitted and annotated in one transaction, so the status says whether to look.
             return SubmitOutcome(Annotation.objects.get(assignment=assignment), created=False)
         if assignment.status == Assignment.Status.SKIPPED:
-            raise DomainError("skipped", "You skipped this task; it cannot be submitted.",
-                              status=409)
+            raise DomainError(
+                "skipped", "You skipped this task; it cannot be submitted.", status=409
+            )
         project = assignment.project
         cleaned = result_validate(
-            task_type=project.task_type, labels=[lab["value"] for lab in project.labels],
-            result=result, data=assignment.task.data,
+            task_type=project.task_type,
+            labels=[lab["value"] for lab in project.labels],
+            result=result,
+            data=assignment.task.data,
         )
         is_extra = False
         if not assignment.holds_slot:
             # Expired and released: take the slot back only if nobody else holds it.
             taken = Task.objects.filter(pk=assignment.task_id, slots_free__gt=0).update(
-                slots_free=F("slots_free") - 1)
+                slots_free=F("slots_free") - 1
+            )
             is_extra = taken == 0
         seconds = Decimal(max((now - assignment.served_at).total_seconds(), 0)).quantize(
-            Decimal("0.001"))
+            Decimal("0.001")
+        )
         annotation = Annotation.objects.create(
-            assignment=assignment, task_id=assignment.task_id, project=project,
-            annotator=annotator, result=cleaned, seconds=seconds, is_extra=is_extra,
+            assignment=assignment,
+            task_id=assignment.task_id,
+            project=project,
+            annotator=annotator,
+            result=cleaned,
+            seconds=seconds,
+            is_extra=is_extra,
         )
         assignment.status = Assignment.Status.SUBMITTED
         assignment.finished_at = now
@@ -249,13 +291,13 @@ def annotation_submit(*, annotator, assignment_id: int, result: object,
         assignment.save(update_fields=["status", "finished_at", "holds_slot"])
         if not is_extra:
             Task.objects.filter(pk=assignment.task_id).update(
-                annotation_count=F("annotation_count") + 1)
+                annotation_count=F("annotation_count") + 1
+            )
         hooks_call("submitted", annotation, now)
     return SubmitOutcome(annotation, created=True)
 
 
-def assignment_skip(*, annotator, assignment_id: int, now: datetime | None = None
-                    ) -> Assignment:
+def assignment_skip(*, annotator, assignment_id: int, now: datetime | None = None) -> Assignment:
     """Skipping costs nothing; the task is not shown to this annotator again."""
     now = now or timezone.now()
     with transaction.atomic():
@@ -263,8 +305,7 @@ def assignment_skip(*, annotator, assignment_id: int, now: datetime | None = Non
         if assignment.status == Assignment.Status.SKIPPED:
             return assignment
         if assignment.status == Assignment.Status.SUBMITTED:
-            raise DomainError("already_submitted", "This task was already submitted.",
-                              status=409)
+            raise DomainError("already_submitted", "This task was already submitted.", status=409)
         if assignment.holds_slot:
             Task.objects.filter(pk=assignment.task_id).update(slots_free=F("slots_free") + 1)
         assignment.status = Assignment.Status.SKIPPED
@@ -277,9 +318,13 @@ def assignment_skip(*, annotator, assignment_id: int, now: datetime | None = Non
 
 def _own_assignment_locked(*, annotator, assignment_id: int) -> Assignment:
     # The project's instructions (long Markdown) are not needed to validate a result.
-    assignment = (Assignment.objects.select_for_update(of=("self",))
-                  .select_related("project", "task").defer("project__instructions")
-                  .filter(pk=assignment_id, annotator=annotator).first())
+    assignment = (
+        Assignment.objects.select_for_update(of=("self",))
+        .select_related("project", "task")
+        .defer("project__instructions")
+        .filter(pk=assignment_id, annotator=annotator)
+        .first()
+    )
     if assignment is None:
         raise DomainError("not_found", "No such assignment of yours.", status=404)
     return assignment
@@ -310,7 +355,8 @@ def _release(assignments: list[Assignment], *, now: datetime) -> None:
         if assignment.holds_slot:
             per_task[assignment.task_id] = per_task.get(assignment.task_id, 0) + 1
     Assignment.objects.filter(pk__in=[a.pk for a in assignments]).update(
-        status=Assignment.Status.EXPIRED, holds_slot=False, finished_at=now)
+        status=Assignment.Status.EXPIRED, holds_slot=False, finished_at=now
+    )
     by_count: dict[int, list[int]] = {}
     for task_id, count in per_task.items():
         by_count.setdefault(count, []).append(task_id)

@@ -26,23 +26,34 @@ def labels_to_text(labels: list[dict]) -> str:
 
 class ProjectForm(forms.Form):
     title = forms.CharField(label=_("Title"), max_length=200)
-    instructions = forms.CharField(label=_("Instructions (Markdown)"), required=False,
-                                   widget=forms.Textarea(attrs={"rows": 6}))
+    instructions = forms.CharField(
+        label=_("Instructions (Markdown)"), required=False, widget=forms.Textarea(attrs={"rows": 6})
+    )
     task_type = forms.ChoiceField(label=_("Task type"), choices=TaskType.choices)
     labels = forms.CharField(
-        label=_("Labels"), widget=forms.Textarea(attrs={"rows": 5}),
-        help_text=_("One per line: name, or name | #colour | hotkey. Digits 1 to 9 are given "
-                    "in order when no hotkey is set."))
-    annotations_per_task = forms.IntegerField(label=_("Annotations per task"), min_value=1,
-                                              max_value=50, initial=1)
+        label=_("Labels"),
+        widget=forms.Textarea(attrs={"rows": 5}),
+        help_text=_(
+            "One per line: name, or name | #colour | hotkey. Digits 1 to 9 are given "
+            "in order when no hotkey is set."
+        ),
+    )
+    annotations_per_task = forms.IntegerField(
+        label=_("Annotations per task"), min_value=1, max_value=50, initial=1
+    )
     content_categories = forms.MultipleChoiceField(
-        label=_("Content the data may hold"), choices=Category.choices, required=False,
+        label=_("Content the data may hold"),
+        choices=Category.choices,
+        required=False,
         widget=forms.CheckboxSelectMultiple,
-        help_text=_("Annotators consent per category; such tasks are blurred by default."))
-    price_per_task = forms.DecimalField(label=_("Price per task"), min_value=0,
-                                        max_digits=10, decimal_places=2)
-    estimated_seconds_per_task = forms.IntegerField(label=_("Estimated seconds per task"),
-                                                    min_value=1, max_value=86400, initial=30)
+        help_text=_("Annotators consent per category; such tasks are blurred by default."),
+    )
+    price_per_task = forms.DecimalField(
+        label=_("Price per task"), min_value=0, max_digits=10, decimal_places=2
+    )
+    estimated_seconds_per_task = forms.IntegerField(
+        label=_("Estimated seconds per task"), min_value=1, max_value=86400, initial=30
+    )
 
     def cleaned_for_service(self) -> dict:
         data = dict(self.cleaned_data)

@@ -37,27 +37,32 @@ class Project(models.Model):
         PAUSED = "paused", _("Paused")
         CLOSED = "closed", _("Closed")
 
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
-                              related_name="projects")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="projects"
+    )
     title = models.CharField(_("title"), max_length=200)
-    instructions = models.TextField(_("instructions"), blank=True,
-                                    help_text=_("Markdown; rendered safely."))
+    instructions = models.TextField(
+        _("instructions"), blank=True, help_text=_("Markdown; rendered safely.")
+    )
     task_type = models.CharField(_("task type"), max_length=32, choices=TaskType.choices)
     # Normalised to [{"value", "color", "hotkey"}] by the services.
     labels = models.JSONField(_("labels"), default=list)
     annotations_per_task = models.PositiveSmallIntegerField(
-        _("annotations per task"), default=1,
+        _("annotations per task"),
+        default=1,
         validators=[MinValueValidator(1), MaxValueValidator(50)],
     )
     content_categories = models.JSONField(_("content categories"), default=list, blank=True)
-    price_per_task = models.DecimalField(_("price per task"), max_digits=10, decimal_places=2,
-                                         default=Decimal("0.00"))
+    price_per_task = models.DecimalField(
+        _("price per task"), max_digits=10, decimal_places=2, default=Decimal("0.00")
+    )
     currency = models.CharField(_("currency"), max_length=3, default="USD")
     estimated_seconds_per_task = models.PositiveIntegerField(
         _("estimated seconds per task"), default=30, validators=[MinValueValidator(1)]
     )
-    status = models.CharField(_("status"), max_length=16, choices=Status.choices,
-                              default=Status.DRAFT)
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.DRAFT
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     published_at = models.DateTimeField(null=True, blank=True)
@@ -65,17 +70,18 @@ class Project(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
-            models.CheckConstraint(condition=Q(price_per_task__gte=0),
-                                   name="project_price_non_negative"),
+            models.CheckConstraint(
+                condition=Q(price_per_task__gte=0), name="project_price_non_negative"
+            ),
             models.CheckConstraint(
                 condition=Q(annotations_per_task__gte=1) & Q(annotations_per_task__lte=50),
                 name="project_overlap_range",
             ),
-            models.CheckConstraint(condition=Q(estimated_seconds_per_task__gte=1),
-                                   name="project_estimate_positive"),
+            models.CheckConstraint(
+                condition=Q(estimated_seconds_per_task__gte=1), name="project_estimate_positive"
+            ),
         ]
-        indexes = [models.Index(fields=["owner", "-created_at"]),
-                   models.Index(fields=["status"])]
+        indexes = [models.Index(fields=["owner", "-created_at"]), models.Index(fields=["status"])]
 
     def __str__(self) -> str:
         return self.title
@@ -93,8 +99,9 @@ class Task(models.Model):
     # to maintain on bulk imports. No database-level constraint: PostgreSQL checks a foreign key
     # row by row (5 s of a 1M-row import); the import holds the project row FOR KEY SHARE
     # instead, which is the same guarantee, checked once. Deletes cascade through the ORM.
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="tasks",
-                                db_index=False, db_constraint=False)
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="tasks", db_index=False, db_constraint=False
+    )
     # NULL, not "": tasks without an external id must not collide in the unique constraint.
     external_id = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
     data = models.JSONField()
@@ -109,14 +116,19 @@ class Task(models.Model):
     class Meta:
         ordering = ["id"]
         constraints = [
-            models.UniqueConstraint(fields=["project", "external_id"],
-                                    condition=Q(external_id__isnull=False),
-                                    name="task_unique_external_id"),
+            models.UniqueConstraint(
+                fields=["project", "external_id"],
+                condition=Q(external_id__isnull=False),
+                name="task_unique_external_id",
+            ),
         ]
         indexes = [
             # The dispatcher walks this: open tasks of a project, closest to done first.
-            models.Index(fields=["project", "slots_free", "id"], condition=Q(slots_free__gt=0),
-                         name="task_dispatch_idx"),
+            models.Index(
+                fields=["project", "slots_free", "id"],
+                condition=Q(slots_free__gt=0),
+                name="task_dispatch_idx",
+            ),
             models.Index(fields=["project", "annotation_count"], name="task_progress_idx"),
             # Exports and task lists walk a project's tasks in id order by keyset.
             models.Index(fields=["project", "id"], name="task_project_id_idx"),
@@ -138,8 +150,9 @@ class Assignment(models.Model):
 
     task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="assignments")
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="assignments")
-    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
-                                  related_name="assignments")
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="assignments"
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
     served_at = models.DateTimeField()
     expires_at = models.DateTimeField()
@@ -149,15 +162,19 @@ class Assignment(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["task", "annotator"],
-                                    name="assignment_once_per_annotator"),
-            models.UniqueConstraint(fields=["annotator", "project"],
-                                    condition=Q(status="open"),
-                                    name="assignment_one_open_per_project"),
+            models.UniqueConstraint(
+                fields=["task", "annotator"], name="assignment_once_per_annotator"
+            ),
+            models.UniqueConstraint(
+                fields=["annotator", "project"],
+                condition=Q(status="open"),
+                name="assignment_one_open_per_project",
+            ),
         ]
         indexes = [
-            models.Index(fields=["expires_at"], condition=Q(status="open"),
-                         name="assignment_open_expiry_idx"),
+            models.Index(
+                fields=["expires_at"], condition=Q(status="open"), name="assignment_open_expiry_idx"
+            ),
             models.Index(fields=["annotator", "served_at"]),
         ]
 
@@ -166,12 +183,14 @@ class Assignment(models.Model):
 
 
 class Annotation(models.Model):
-    assignment = models.OneToOneField(Assignment, on_delete=models.CASCADE,
-                                      related_name="annotation")
+    assignment = models.OneToOneField(
+        Assignment, on_delete=models.CASCADE, related_name="annotation"
+    )
     task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="annotations")
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="annotations")
-    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
-                                  related_name="annotations")
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="annotations"
+    )
     result = models.JSONField()
     # Measured server-side, from serving to submission.
     seconds = models.DecimalField(max_digits=10, decimal_places=3)
@@ -181,10 +200,15 @@ class Annotation(models.Model):
 
     class Meta:
         ordering = ["id"]
-        indexes = [models.Index(fields=["project", "task"]),
-                   models.Index(fields=["annotator", "created_at"])]
-        constraints = [models.CheckConstraint(condition=Q(seconds__gte=0),
-                                              name="annotation_seconds_non_negative")]
+        indexes = [
+            models.Index(fields=["project", "task"]),
+            models.Index(fields=["annotator", "created_at"]),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(seconds__gte=0), name="annotation_seconds_non_negative"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"annotation {self.pk}"
@@ -216,13 +240,13 @@ class ExportFormat(models.TextChoices):
 
 class ImportJob(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="imports")
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
-                                   related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
     file = models.FileField(upload_to="imports/%Y/%m/", max_length=500)
     original_name = models.CharField(max_length=255, blank=True)
     format = models.CharField(max_length=16, choices=ImportFormat.choices)
-    status = models.CharField(max_length=16, choices=JobStatus.choices,
-                              default=JobStatus.PENDING)
+    status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.PENDING)
     size_bytes = models.BigIntegerField(default=0)
     bytes_read = models.BigIntegerField(default=0)
     total = models.PositiveIntegerField(default=0)
@@ -242,13 +266,13 @@ class ImportJob(models.Model):
 
 class ExportJob(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="exports")
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
-                                   related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
     format = models.CharField(max_length=16, choices=ExportFormat.choices)
     only_finished = models.BooleanField(default=False)
     majority = models.BooleanField(default=False)
-    status = models.CharField(max_length=16, choices=JobStatus.choices,
-                              default=JobStatus.PENDING)
+    status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.PENDING)
     total = models.PositiveIntegerField(default=0)
     exported = models.PositiveIntegerField(default=0)
     file = models.FileField(upload_to="exports/%Y/%m/", max_length=500, blank=True)

@@ -33,8 +33,9 @@ class Refusal:
     until: datetime | None = None
 
     def as_error(self) -> DomainError:
-        return DomainError(self.code, self.detail, status=409, until=self.until,
-                           rule=rule_url(self.rule))
+        return DomainError(
+            self.code, self.detail, status=409, until=self.until, rule=rule_url(self.rule)
+        )
 
 
 @dataclass(frozen=True)
@@ -71,8 +72,9 @@ def hooks_call(event: str, *args: object) -> None:
             handler(*args)
 
 
-def gates_check(*, annotator, project, now: datetime,
-                gates: Iterable[Callable] | None = None) -> Restriction:
+def gates_check(
+    *, annotator, project, now: datetime, gates: Iterable[Callable] | None = None
+) -> Restriction:
     """Run every gate in order; raise the first refusal, else return the combined restriction."""
     restriction = Restriction()
     for gate in dispatch_gates() if gates is None else gates:
@@ -86,12 +88,15 @@ def gates_check(*, annotator, project, now: datetime,
 
 # --- labeling's own rules ------------------------------------------------------------------
 
+
 def project_open_gate(*, annotator, project, now: datetime) -> Refusal | None:
     """A project serves tasks only while it is published."""
     if project.status != "published":
-        return Refusal(code="project_closed",
-                       detail=_("This project is not open for labeling."),
-                       rule="project-open")
+        return Refusal(
+            code="project_closed",
+            detail=_("This project is not open for labeling."),
+            rule="project-open",
+        )
     return None
 
 
@@ -109,17 +114,30 @@ def publish_rate_check(*, project) -> DomainError | None:
     rate = Decimal(project.price_per_task) * 3600 / Decimal(project.estimated_seconds_per_task)
     if rate < floor:
         needed = (floor * project.estimated_seconds_per_task / 3600).quantize(
-            Decimal("0.01"), rounding="ROUND_UP")
+            Decimal("0.01"), rounding="ROUND_UP"
+        )
         return DomainError(
             "below_floor",
-            _("The implied rate %(rate)s %(cur)s/h is under the floor of %(floor)s %(cur)s/h: "
-              "raise the price to at least %(needed)s per task.")
-            % {"rate": implied_hourly(price_per_task=project.price_per_task,
-                                      seconds_per_task=project.estimated_seconds_per_task),
-               "cur": project.currency, "floor": floor, "needed": needed},
+            _(
+                "The implied rate %(rate)s %(cur)s/h is under the floor of %(floor)s %(cur)s/h: "
+                "raise the price to at least %(needed)s per task."
+            )
+            % {
+                "rate": implied_hourly(
+                    price_per_task=project.price_per_task,
+                    seconds_per_task=project.estimated_seconds_per_task,
+                ),
+                "cur": project.currency,
+                "floor": floor,
+                "needed": needed,
+            },
             rule=rule_url("fair-pay-floor"),
-            implied_hourly=str(implied_hourly(price_per_task=project.price_per_task,
-                                              seconds_per_task=project.estimated_seconds_per_task)),
+            implied_hourly=str(
+                implied_hourly(
+                    price_per_task=project.price_per_task,
+                    seconds_per_task=project.estimated_seconds_per_task,
+                )
+            ),
             floor_hourly=str(floor),
         )
     return None
@@ -127,8 +145,9 @@ def publish_rate_check(*, project) -> DomainError | None:
 
 def publish_has_tasks_check(*, project) -> DomainError | None:
     if not project.tasks.exists():
-        return DomainError("no_tasks", _("Import tasks before publishing."),
-                           rule=rule_url("project-open"))
+        return DomainError(
+            "no_tasks", _("Import tasks before publishing."), rule=rule_url("project-open")
+        )
     return None
 
 

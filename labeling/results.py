@@ -7,8 +7,18 @@ from typing import Any
 from fairlabel.errors import DomainError
 from labeling.models import Category, TaskType
 
-PALETTE = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#db2777",
-           "#65a30d", "#4f46e5", "#b45309"]
+PALETTE = [
+    "#2563eb",
+    "#dc2626",
+    "#16a34a",
+    "#9333ea",
+    "#ea580c",
+    "#0891b2",
+    "#db2777",
+    "#65a30d",
+    "#4f46e5",
+    "#b45309",
+]
 HOTKEYS = "1234567890"
 RESERVED_KEYS = {"s", "z", "enter", " "}
 
@@ -24,34 +34,47 @@ def labels_normalize(raw: Any) -> list[dict[str, str]]:
         if isinstance(item, str):
             item = {"value": item}
         if not isinstance(item, dict) or not isinstance(item.get("value"), str):
-            raise DomainError("invalid_labels",
-                              f"Label {index + 1} must be a string or an object with a value.",
-                              field="labels")
+            raise DomainError(
+                "invalid_labels",
+                f"Label {index + 1} must be a string or an object with a value.",
+                field="labels",
+            )
         value = item["value"].strip()
         if not value or len(value) > 100:
-            raise DomainError("invalid_labels",
-                              f"Label {index + 1} must have 1 to 100 characters.", field="labels")
+            raise DomainError(
+                "invalid_labels",
+                f"Label {index + 1} must have 1 to 100 characters.",
+                field="labels",
+            )
         if value in seen_values:
-            raise DomainError("invalid_labels", f"The label {value!r} is listed twice.",
-                              field="labels")
+            raise DomainError(
+                "invalid_labels", f"The label {value!r} is listed twice.", field="labels"
+            )
         seen_values.add(value)
         color = str(item.get("color") or PALETTE[index % len(PALETTE)])
-        if not (len(color) == 7 and color.startswith("#")
-                and all(c in "0123456789abcdefABCDEF" for c in color[1:])):
-            raise DomainError("invalid_labels", f"The colour of {value!r} must look like #1a2b3c.",
-                              field="labels")
+        if not (
+            len(color) == 7
+            and color.startswith("#")
+            and all(c in "0123456789abcdefABCDEF" for c in color[1:])
+        ):
+            raise DomainError(
+                "invalid_labels", f"The colour of {value!r} must look like #1a2b3c.", field="labels"
+            )
         hotkey = item.get("hotkey")
         if hotkey is None:
             hotkey = HOTKEYS[index] if index < len(HOTKEYS) else ""
         hotkey = str(hotkey).lower()
         if hotkey:
             if len(hotkey) != 1 or hotkey in RESERVED_KEYS:
-                raise DomainError("invalid_labels",
-                                  f"The hotkey of {value!r} must be one key other than S, Z, "
-                                  "Enter or Space.", field="labels")
+                raise DomainError(
+                    "invalid_labels",
+                    f"The hotkey of {value!r} must be one key other than S, Z, Enter or Space.",
+                    field="labels",
+                )
             if hotkey in seen_keys:
-                raise DomainError("invalid_labels", f"The hotkey {hotkey!r} is used twice.",
-                                  field="labels")
+                raise DomainError(
+                    "invalid_labels", f"The hotkey {hotkey!r} is used twice.", field="labels"
+                )
             seen_keys.add(hotkey)
         labels.append({"value": value, "color": color.lower(), "hotkey": hotkey})
     if len(labels) > 200:
@@ -63,13 +86,14 @@ def categories_normalize(raw: Any, *, field: str = "content_categories") -> list
     if raw is None:
         return []
     if not isinstance(raw, list) or not all(isinstance(c, str) for c in raw):
-        raise DomainError("invalid_categories", "Categories must be a list of names.",
-                          field=field)
+        raise DomainError("invalid_categories", "Categories must be a list of names.", field=field)
     unknown = sorted(set(raw) - set(Category.values))
     if unknown:
-        raise DomainError("invalid_categories",
-                          f"Unknown categories: {', '.join(unknown)}. "
-                          f"Known: {', '.join(Category.values)}.", field=field)
+        raise DomainError(
+            "invalid_categories",
+            f"Unknown categories: {', '.join(unknown)}. Known: {', '.join(Category.values)}.",
+            field=field,
+        )
     return sorted(set(raw))
 
 
@@ -81,8 +105,9 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def result_validate(*, task_type: str, labels: list[str], result: Any,
-                    data: dict[str, Any] | None = None) -> dict[str, Any]:
+def result_validate(
+    *, task_type: str, labels: list[str], result: Any, data: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Check `result` against the task type and the project's label values; return it cleaned."""
     allowed = set(labels)
     if not isinstance(result, dict):

@@ -64,28 +64,41 @@ def project_progress(project: Project) -> dict[str, Any]:
 
 
 def project_rate(project: Project) -> str:
-    return str(implied_hourly(price_per_task=project.price_per_task,
-                              seconds_per_task=project.estimated_seconds_per_task))
+    return str(
+        implied_hourly(
+            price_per_task=project.price_per_task,
+            seconds_per_task=project.estimated_seconds_per_task,
+        )
+    )
 
 
 def project_annotators(project: Project) -> list[dict[str, Any]]:
     """Per pseudonym: annotations, skipped, median-free summary. Owners never see names."""
     rows = list(
-        Assignment.objects.filter(project=project).values("annotator_id").annotate(
+        Assignment.objects.filter(project=project)
+        .values("annotator_id")
+        .annotate(
             submitted=Count("id", filter=Q(status=Assignment.Status.SUBMITTED)),
             skipped=Count("id", filter=Q(status=Assignment.Status.SKIPPED)),
             expired=Count("id", filter=Q(status=Assignment.Status.EXPIRED)),
-        ).order_by("-submitted")
+        )
+        .order_by("-submitted")
     )
     seconds = dict(
-        Annotation.objects.filter(project=project).values("annotator_id")
-        .annotate(total=Sum("seconds")).values_list("annotator_id", "total")
+        Annotation.objects.filter(project=project)
+        .values("annotator_id")
+        .annotate(total=Sum("seconds"))
+        .values_list("annotator_id", "total")
     )
     names = pseudonyms_for([row["annotator_id"] for row in rows])
     return [
-        {"pseudonym": names[row["annotator_id"]], "submitted": row["submitted"],
-         "skipped": row["skipped"], "expired": row["expired"],
-         "seconds": str(seconds.get(row["annotator_id"]) or 0)}
+        {
+            "pseudonym": names[row["annotator_id"]],
+            "submitted": row["submitted"],
+            "skipped": row["skipped"],
+            "expired": row["expired"],
+            "seconds": str(seconds.get(row["annotator_id"]) or 0),
+        }
         for row in rows
     ]
 
@@ -94,9 +107,14 @@ def task_annotations(task: Task) -> list[dict[str, Any]]:
     annotations = list(task.annotations.all())
     names = pseudonyms_for(sorted({a.annotator_id for a in annotations}))
     return [
-        {"id": a.pk, "annotator": names[a.annotator_id], "result": a.result,
-         "seconds": str(a.seconds), "created_at": a.created_at.isoformat(),
-         "is_extra": a.is_extra}
+        {
+            "id": a.pk,
+            "annotator": names[a.annotator_id],
+            "result": a.result,
+            "seconds": str(a.seconds),
+            "created_at": a.created_at.isoformat(),
+            "is_extra": a.is_extra,
+        }
         for a in annotations
     ]
 
@@ -131,5 +149,6 @@ def annotator_today(*, annotator, tz_name: str = "UTC") -> dict[str, Any]:
         tz = ZoneInfo("UTC")
     start = datetime.combine(timezone.now().astimezone(tz).date(), time.min, tzinfo=tz)
     stats = Annotation.objects.filter(annotator=annotator, created_at__gte=start).aggregate(
-        count=Count("id"), seconds=Sum("seconds"))
+        count=Count("id"), seconds=Sum("seconds")
+    )
     return {"count": stats["count"] or 0, "seconds": str(stats["seconds"] or 0)}

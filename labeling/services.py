@@ -17,22 +17,37 @@ from labeling.models import Project, Task, TaskType
 from labeling.policies import publish_checks
 from labeling.results import REQUIRED_FIELD, categories_normalize, labels_normalize
 
-EDITABLE_FIELDS = ("title", "instructions", "task_type", "labels", "annotations_per_task",
-                   "content_categories", "price_per_task", "estimated_seconds_per_task")
+EDITABLE_FIELDS = (
+    "title",
+    "instructions",
+    "task_type",
+    "labels",
+    "annotations_per_task",
+    "content_categories",
+    "price_per_task",
+    "estimated_seconds_per_task",
+)
 
 
 def _price(value: Any) -> Decimal:
     if isinstance(value, float):
-        raise DomainError("invalid_price", "Send the price as a decimal string, like \"0.10\".",
-                          field="price_per_task")
+        raise DomainError(
+            "invalid_price",
+            'Send the price as a decimal string, like "0.10".',
+            field="price_per_task",
+        )
     try:
         price = Decimal(str(value))
     except InvalidOperation as exc:
-        raise DomainError("invalid_price", f"{value!r} is not a price.",
-                          field="price_per_task") from exc
+        raise DomainError(
+            "invalid_price", f"{value!r} is not a price.", field="price_per_task"
+        ) from exc
     if not price.is_finite() or price < 0 or price != price.quantize(Decimal("0.01")):
-        raise DomainError("invalid_price", "The price must be ≥ 0 with at most 2 decimals.",
-                          field="price_per_task")
+        raise DomainError(
+            "invalid_price",
+            "The price must be ≥ 0 with at most 2 decimals.",
+            field="price_per_task",
+        )
     return price.quantize(Decimal("0.01"))
 
 
@@ -43,9 +58,11 @@ def _clean(fields: dict[str, Any]) -> dict[str, Any]:
         if not cleaned["title"]:
             raise DomainError("invalid_title", "Give the project a title.", field="title")
     if "task_type" in cleaned and cleaned["task_type"] not in TaskType.values:
-        raise DomainError("invalid_task_type",
-                          f"Task type must be one of: {', '.join(TaskType.values)}.",
-                          field="task_type")
+        raise DomainError(
+            "invalid_task_type",
+            f"Task type must be one of: {', '.join(TaskType.values)}.",
+            field="task_type",
+        )
     if "labels" in cleaned:
         cleaned["labels"] = labels_normalize(cleaned["labels"])
     if "content_categories" in cleaned:
@@ -55,26 +72,46 @@ def _clean(fields: dict[str, Any]) -> dict[str, Any]:
     if "annotations_per_task" in cleaned:
         n = cleaned["annotations_per_task"]
         if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= 50:
-            raise DomainError("invalid_overlap", "Annotations per task must be 1 to 50.",
-                              field="annotations_per_task")
+            raise DomainError(
+                "invalid_overlap",
+                "Annotations per task must be 1 to 50.",
+                field="annotations_per_task",
+            )
     if "estimated_seconds_per_task" in cleaned:
         s = cleaned["estimated_seconds_per_task"]
         if not isinstance(s, int) or isinstance(s, bool) or not 1 <= s <= 86400:
-            raise DomainError("invalid_estimate", "Estimated seconds must be 1 to 86400.",
-                              field="estimated_seconds_per_task")
+            raise DomainError(
+                "invalid_estimate",
+                "Estimated seconds must be 1 to 86400.",
+                field="estimated_seconds_per_task",
+            )
     return cleaned
 
 
-def project_create(*, owner, title: str, task_type: str, labels: list, instructions: str = "",
-                   annotations_per_task: int = 1, content_categories: list | None = None,
-                   price_per_task: Any = "0.00", estimated_seconds_per_task: int = 30
-                   ) -> Project:
-    fields = _clean({
-        "title": title, "instructions": instructions, "task_type": task_type, "labels": labels,
-        "annotations_per_task": annotations_per_task,
-        "content_categories": content_categories or [], "price_per_task": price_per_task,
-        "estimated_seconds_per_task": estimated_seconds_per_task,
-    })
+def project_create(
+    *,
+    owner,
+    title: str,
+    task_type: str,
+    labels: list,
+    instructions: str = "",
+    annotations_per_task: int = 1,
+    content_categories: list | None = None,
+    price_per_task: Any = "0.00",
+    estimated_seconds_per_task: int = 30,
+) -> Project:
+    fields = _clean(
+        {
+            "title": title,
+            "instructions": instructions,
+            "task_type": task_type,
+            "labels": labels,
+            "annotations_per_task": annotations_per_task,
+            "content_categories": content_categories or [],
+            "price_per_task": price_per_task,
+            "estimated_seconds_per_task": estimated_seconds_per_task,
+        }
+    )
     with transaction.atomic():
         project = Project(owner=owner, currency=settings.FAIRLABEL_CURRENCY, **fields)
         project.full_clean()
@@ -91,9 +128,11 @@ def project_update(*, project: Project, **changes: Any) -> Project:
         locked = Project.objects.select_for_update().get(pk=project.pk)
         has_tasks = locked.tasks.exists()
         if "task_type" in fields and fields["task_type"] != locked.task_type and has_tasks:
-            raise DomainError("task_type_locked",
-                              "The task type cannot change once tasks are imported.",
-                              field="task_type")
+            raise DomainError(
+                "task_type_locked",
+                "The task type cannot change once tasks are imported.",
+                field="task_type",
+            )
         old_overlap = locked.annotations_per_task
         old_categories = locked.content_categories
         for name, value in fields.items():
@@ -106,7 +145,8 @@ def project_update(*, project: Project, **changes: Any) -> Project:
             locked.tasks.update(slots_free=Greatest(F("slots_free") + delta, 0))
         if bool(old_categories) != bool(locked.content_categories):
             locked.tasks.filter(categories__isnull=True).update(
-                is_sensitive=bool(locked.content_categories))
+                is_sensitive=bool(locked.content_categories)
+            )
     return locked
 
 
@@ -155,10 +195,17 @@ def tasks_create(*, project: Project, rows: Iterable[dict[str, Any]]) -> int:
         if categories is not None:
             categories = categories_normalize(categories, field="categories")
         sensitive = bool(categories) if categories is not None else project.is_sensitive
-        tasks.append(Task(project=project, data=row["data"], external_id=row.get("id"),
-                          categories=categories, is_sensitive=sensitive,
-                          predictions=row.get("predictions"),
-                          slots_free=project.annotations_per_task))
+        tasks.append(
+            Task(
+                project=project,
+                data=row["data"],
+                external_id=row.get("id"),
+                categories=categories,
+                is_sensitive=sensitive,
+                predictions=row.get("predictions"),
+                slots_free=project.annotations_per_task,
+            )
+        )
     with transaction.atomic():
         Task.objects.bulk_create(tasks, batch_size=1000)
     return len(tasks)

@@ -26,8 +26,10 @@ READERS = (Role.OWNER, Role.AUDITOR, Role.ADMIN)
 @role_required(*OWNERS)
 def project_list(request):
     projects = selectors.projects_visible_to(request.user)
-    rows = [{"project": p, "progress": selectors.project_progress(p),
-             "rate": selectors.project_rate(p)} for p in projects[:200]]
+    rows = [
+        {"project": p, "progress": selectors.project_progress(p), "rate": selectors.project_rate(p)}
+        for p in projects[:200]
+    ]
     return render(request, "labeling/project_list.html", {"rows": rows})
 
 
@@ -47,12 +49,16 @@ def project_edit(request, project_id: int):
 def _project_form(request, *, project):
     initial = None
     if project is not None:
-        initial = {"title": project.title, "instructions": project.instructions,
-                   "task_type": project.task_type, "labels": labels_to_text(project.labels),
-                   "annotations_per_task": project.annotations_per_task,
-                   "content_categories": project.content_categories,
-                   "price_per_task": project.price_per_task,
-                   "estimated_seconds_per_task": project.estimated_seconds_per_task}
+        initial = {
+            "title": project.title,
+            "instructions": project.instructions,
+            "task_type": project.task_type,
+            "labels": labels_to_text(project.labels),
+            "annotations_per_task": project.annotations_per_task,
+            "content_categories": project.content_categories,
+            "price_per_task": project.price_per_task,
+            "estimated_seconds_per_task": project.estimated_seconds_per_task,
+        }
     form = ProjectForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
@@ -64,28 +70,48 @@ def _project_form(request, *, project):
                 project = services.project_update(project=project, **fields)
                 messages.success(request, _("Project saved."))
         except DomainError as exc:
-            form.add_error(exc.extra.get("field") if exc.extra.get("field") in form.fields
-                           else None, exc.detail)
+            form.add_error(
+                exc.extra.get("field") if exc.extra.get("field") in form.fields else None,
+                exc.detail,
+            )
         else:
             return redirect("labeling:project_detail", project_id=project.pk)
-    return render(request, "labeling/project_form.html", {
-        "form": form, "project": project, "floor": settings.FAIRLABEL_FLOOR_HOURLY,
-        "currency": settings.FAIRLABEL_CURRENCY})
+    return render(
+        request,
+        "labeling/project_form.html",
+        {
+            "form": form,
+            "project": project,
+            "floor": settings.FAIRLABEL_FLOOR_HOURLY,
+            "currency": settings.FAIRLABEL_CURRENCY,
+        },
+    )
 
 
 @role_required(*READERS)
 def project_detail(request, project_id: int):
     project = selectors.project_get(user=request.user, project_id=project_id)
-    tasks = Paginator(project.tasks.order_by("id").only(
-        "id", "external_id", "data", "annotation_count", "is_sensitive"), 25)
+    tasks = Paginator(
+        project.tasks.order_by("id").only(
+            "id", "external_id", "data", "annotation_count", "is_sensitive"
+        ),
+        25,
+    )
     page = tasks.get_page(request.GET.get("page"))
-    return render(request, "labeling/project_detail.html", {
-        "project": project, "progress": selectors.project_progress(project),
-        "rate": selectors.project_rate(project), "floor": settings.FAIRLABEL_FLOOR_HOURLY,
-        "annotators": selectors.project_annotators(project), "page": page,
-        "instructions_html": render_markdown(project.instructions),
-        "is_owner": project.owner_id == request.user.pk,
-    })
+    return render(
+        request,
+        "labeling/project_detail.html",
+        {
+            "project": project,
+            "progress": selectors.project_progress(project),
+            "rate": selectors.project_rate(project),
+            "floor": settings.FAIRLABEL_FLOOR_HOURLY,
+            "annotators": selectors.project_annotators(project),
+            "page": page,
+            "instructions_html": render_markdown(project.instructions),
+            "is_owner": project.owner_id == request.user.pk,
+        },
+    )
 
 
 @role_required(*OWNERS)
@@ -113,26 +139,40 @@ def project_pause(request, project_id: int):
 def task_detail(request, project_id: int, task_id: int):
     project = selectors.project_get(user=request.user, project_id=project_id)
     task = get_object_or_404(project.tasks, pk=task_id)
-    return render(request, "labeling/task_detail.html", {
-        "project": project, "task": task,
-        "categories": task_categories(task=task, project=project),
-        "annotations": selectors.task_annotations(task)})
+    return render(
+        request,
+        "labeling/task_detail.html",
+        {
+            "project": project,
+            "task": task,
+            "categories": task_categories(task=task, project=project),
+            "annotations": selectors.task_annotations(task),
+        },
+    )
 
 
 @role_required(Role.ANNOTATOR)
 def annotator_home(request):
     projects = selectors.projects_visible_to(request.user)[:200]
-    return render(request, "labeling/annotator_home.html", {
-        "projects": projects, "floor": settings.FAIRLABEL_FLOOR_HOURLY,
-        "currency": settings.FAIRLABEL_CURRENCY,
-        "category_names": dict(Category.choices)})
+    return render(
+        request,
+        "labeling/annotator_home.html",
+        {
+            "projects": projects,
+            "floor": settings.FAIRLABEL_FLOOR_HOURLY,
+            "currency": settings.FAIRLABEL_CURRENCY,
+            "category_names": dict(Category.choices),
+        },
+    )
 
 
 @role_required(Role.AUDITOR, Role.ADMIN)
 def auditor_home(request):
     projects = selectors.projects_visible_to(request.user)[:500]
-    rows = [{"project": p, "progress": selectors.project_progress(p),
-             "rate": selectors.project_rate(p)} for p in projects]
+    rows = [
+        {"project": p, "progress": selectors.project_progress(p), "rate": selectors.project_rate(p)}
+        for p in projects
+    ]
     return render(request, "labeling/auditor_home.html", {"rows": rows})
 
 
@@ -147,10 +187,13 @@ def label(request, project_id: int):
     (static/js/label.js) talks to the JSON API; this view hands it its wiring and strings."""
     project = selectors.project_get(user=request.user, project_id=project_id)
     profile = getattr(request.user, "profile", None)
-    today = selectors.annotator_today(annotator=request.user,
-                                      tz_name=profile.timezone if profile else "UTC")
+    today = selectors.annotator_today(
+        annotator=request.user, tz_name=profile.timezone if profile else "UTC"
+    )
     config = {
-        "project": project.pk, "taskType": project.task_type, "labels": project.labels,
+        "project": project.pk,
+        "taskType": project.task_type,
+        "labels": project.labels,
         "urls": {
             "next": reverse("api:next", args=[project.pk]),
             # The script puts the assignment id in place of {id}.
@@ -176,8 +219,10 @@ def label(request, project_id: int):
             "until": _("Until"),
             "rule": _("The rule"),
             "retry": _("Try again"),
-            "network": _("The server could not be reached; your work is still here. "
-                         "Press Enter to try again."),
+            "network": _(
+                "The server could not be reached; your work is still here. "
+                "Press Enter to try again."
+            ),
             "error": _("Something went wrong"),
             "selection": _("Selection"),
             "noSelection": _("No selection"),
@@ -189,8 +234,9 @@ def label(request, project_id: int):
             "spanRemoved": _("Span removed"),
             "sensitiveText": _("This text may contain disturbing content"),
             "sensitiveImage": _("This image may contain disturbing content"),
-            "sensitiveHelp": _("It stays hidden until you choose to see it. You may skip it "
-                               "(S) with no penalty."),
+            "sensitiveHelp": _(
+                "It stays hidden until you choose to see it. You may skip it (S) with no penalty."
+            ),
             "show": _("Show"),
             "hide": _("Hide again"),
             "showImage": _("Show image"),
@@ -200,8 +246,10 @@ def label(request, project_id: int):
             "expires": _("Held for you until {time}"),
             "task": _("Task"),
             "textToAnnotate": _("Text to annotate"),
-            "spanHelp": _("Select words with the mouse, or move a word cursor with ← and → "
-                          "and extend it with Shift+← and Shift+→; then press a label key."),
+            "spanHelp": _(
+                "Select words with the mouse, or move a word cursor with ← and → "
+                "and extend it with Shift+← and Shift+→; then press a label key."
+            ),
             "spansHeading": _("Spans"),
             "boxesHeading": _("Boxes"),
             "imageTools": _("Image tools"),
@@ -212,7 +260,13 @@ def label(request, project_id: int):
             "imageFailed": _("The image could not be loaded. You may skip this task (S)."),
         },
     }
-    return render(request, "labeling/label.html", {
-        "project": project, "instructions_html": render_markdown(project.instructions),
-        "today": today, "config": config,
-    })
+    return render(
+        request,
+        "labeling/label.html",
+        {
+            "project": project,
+            "instructions_html": render_markdown(project.instructions),
+            "today": today,
+            "config": config,
+        },
+    )

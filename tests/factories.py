@@ -16,11 +16,21 @@ _counter = itertools.count(1)
 PASSWORD = "a-good-test-password"
 
 
-def user_factory(role: str = "annotator", *, username: str | None = None,
-                 country: str = "KE", timezone: str = "UTC"):
-    return user_create(username=username or f"{role}{next(_counter)}", password=PASSWORD,
-                       role=Role(role), country=country, timezone=timezone,
-                       check_password=False)
+def user_factory(
+    role: str = "annotator",
+    *,
+    username: str | None = None,
+    country: str = "KE",
+    timezone: str = "UTC",
+):
+    return user_create(
+        username=username or f"{role}{next(_counter)}",
+        password=PASSWORD,
+        role=Role(role),
+        country=country,
+        timezone=timezone,
+        check_password=False,
+    )
 
 
 LABELS = {
@@ -32,19 +42,28 @@ LABELS = {
 }
 
 
-def project_factory(owner=None, *, task_type: str = TaskType.TEXT_CLASSIFICATION,
-                    tasks: int = 0, publish: bool = False, **fields: Any) -> Project:
+def project_factory(
+    owner=None,
+    *,
+    task_type: str = TaskType.TEXT_CLASSIFICATION,
+    tasks: int = 0,
+    publish: bool = False,
+    **fields: Any,
+) -> Project:
     owner = owner or user_factory("owner")
     params = {
         "title": factory.Faker("sentence").evaluate(None, None, {"locale": None}),
-        "task_type": task_type, "labels": LABELS[TaskType(task_type)],
-        "price_per_task": "0.10", "estimated_seconds_per_task": 20,
+        "task_type": task_type,
+        "labels": LABELS[TaskType(task_type)],
+        "price_per_task": "0.10",
+        "estimated_seconds_per_task": 20,
     }
     params.update(fields)
     project = project_create(owner=owner, **params)
     if tasks:
-        tasks_create(project=project, rows=[{"data": task_data(task_type, n)}
-                                            for n in range(tasks)])
+        tasks_create(
+            project=project, rows=[{"data": task_data(task_type, n)} for n in range(tasks)]
+        )
     if publish:
         from labeling.services import project_publish
 

@@ -16,14 +16,23 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_manage(*args: str, env: dict[str, str], timeout: int = 180) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if k not in {"DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE",
-                        "DJANGO_ALLOW_ASYNC_UNSAFE"}}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k
+        not in {"DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    }
     env.update(extra)
     return env
 
@@ -39,9 +48,12 @@ def test_embedded_default_migrates_on_sqlite(tmp_path):
     assert "owner / own-fairly" in demo.stdout
     again = run_manage("demo", env=env)  # idempotent
     assert again.returncode == 0, again.stderr
-    check = run_manage("shell", "-c",
-                       "from django.contrib.auth.models import User; print(User.objects.count())",
-                       env=env)
+    check = run_manage(
+        "shell",
+        "-c",
+        "from django.contrib.auth.models import User; print(User.objects.count())",
+        env=env,
+    )
     assert check.stdout.strip().splitlines()[-1] == "4"
 
 
@@ -53,13 +65,18 @@ def test_migrations_apply_on_a_fresh_postgresql_database():
     with connection.cursor() as cursor:
         cursor.execute(f'CREATE DATABASE "{name}"')
     try:
-        url = (f"postgres://{settings_dict['USER']}:{settings_dict['PASSWORD'] or ''}@"
-               f"{settings_dict['HOST'] or '127.0.0.1'}:{settings_dict['PORT'] or 5432}/{name}")
+        url = (
+            f"postgres://{settings_dict['USER']}:{settings_dict['PASSWORD'] or ''}@"
+            f"{settings_dict['HOST'] or '127.0.0.1'}:{settings_dict['PORT'] or 5432}/{name}"
+        )
         result = run_manage("migrate", "--noinput", env=clean_env(DATABASE_URL=url))
         assert result.returncode == 0, result.stderr
-        probe = run_manage("shell", "-c",
-                           "from django.db import connection; print(connection.vendor)",
-                           env=clean_env(DATABASE_URL=url))
+        probe = run_manage(
+            "shell",
+            "-c",
+            "from django.db import connection; print(connection.vendor)",
+            env=clean_env(DATABASE_URL=url),
+        )
         assert probe.stdout.strip().splitlines()[-1] == "postgresql"
     finally:
         with connection.cursor() as cursor:
@@ -80,12 +97,15 @@ def test_production_settings_pass_check_deploy(tmp_path):
     assert "no issues" in result.stdout
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    ({"DEBUG": "1"}, "DEBUG must be off"),
-    ({"SECRET_KEY": ""}, "SECRET_KEY"),
-    ({"SECRET_KEY": "short"}, "at least 50"),
-    ({"ALLOWED_HOSTS": ""}, "ALLOWED_HOSTS"),
-])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"DEBUG": "1"}, "DEBUG must be off"),
+        ({"SECRET_KEY": ""}, "SECRET_KEY"),
+        ({"SECRET_KEY": "short"}, "at least 50"),
+        ({"ALLOWED_HOSTS": ""}, "ALLOWED_HOSTS"),
+    ],
+)
 def test_production_settings_refuse_unsafe_values(tmp_path, change, message):
     env = clean_env(FAIRLABEL_VAR_DIR=str(tmp_path), **{**PRODUCTION, **change})
     result = run_manage("check", env=env)
@@ -98,14 +118,33 @@ def test_celery_round_trip_through_a_real_worker_on_redis(tmp_path):
     from fairlabel.celery import app
 
     queue = f"test-{uuid.uuid4().hex[:8]}"
-    env = clean_env(REDIS_URL=os.environ["REDIS_URL"], FAIRLABEL_VAR_DIR=str(tmp_path),
-                    DJANGO_SETTINGS_MODULE="fairlabel.settings.base")
+    env = clean_env(
+        REDIS_URL=os.environ["REDIS_URL"],
+        FAIRLABEL_VAR_DIR=str(tmp_path),
+        DJANGO_SETTINGS_MODULE="fairlabel.settings.base",
+    )
     if os.environ.get("DATABASE_URL"):
         env["DATABASE_URL"] = os.environ["DATABASE_URL"]
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "fairlabel", "worker", "-Q", queue,
-         "--concurrency=1", "--pool=solo", "--loglevel=WARNING"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "fairlabel",
+            "worker",
+            "-Q",
+            queue,
+            "--concurrency=1",
+            "--pool=solo",
+            "--loglevel=WARNING",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         assert app.conf.broker_url.startswith("redis://")
         result = app.send_task("fairlabel.ping", kwargs={"value": 41}, queue=queue)

@@ -97,8 +97,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL", "")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                          "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
@@ -254,6 +255,11 @@ LOGGING = {
 }
 
 # The embedded default keeps everything under var/: make sure the folders exist.
-for _folder in (VAR_DIR, STATIC_ROOT, CELERY_DIR / "queue", CELERY_DIR / "processed",
-                CELERY_DIR / "results"):
+for _folder in (
+    VAR_DIR,
+    STATIC_ROOT,
+    CELERY_DIR / "queue",
+    CELERY_DIR / "processed",
+    CELERY_DIR / "results",
+):
     _folder.mkdir(parents=True, exist_ok=True)

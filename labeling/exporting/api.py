@@ -72,12 +72,16 @@ class ExportCreateApi(APIView):
         data = ExportIn(data=request.data)
         data.is_valid(raise_exception=True)
         job = services.export_job_create(
-            project=project, user=request.user, fmt=data.validated_data["format"],
+            project=project,
+            user=request.user,
+            fmt=data.validated_data["format"],
             only_finished=data.validated_data["only_finished"],
-            majority=data.validated_data["majority"])
+            majority=data.validated_data["majority"],
+        )
         job.refresh_from_db()  # eager Celery (tests, demos) may already have finished it
-        return Response(ExportOut(job, context={"request": request}).data,
-                        status=status.HTTP_202_ACCEPTED)
+        return Response(
+            ExportOut(job, context={"request": request}).data, status=status.HTTP_202_ACCEPTED
+        )
 
 
 class ExportDetailApi(APIView):
@@ -111,16 +115,18 @@ class _DownloadApi(APIView):
         job = selectors.export_job_ready(user=request.user, job_id=job_id)
         name = selectors.export_filename(job, self.kind)
         if self.kind == "zip":
-            response = StreamingHttpResponse(selectors.export_zip_stream(job),
-                                             content_type="application/zip")
+            response = StreamingHttpResponse(
+                selectors.export_zip_stream(job), content_type="application/zip"
+            )
             response["Content-Disposition"] = content_disposition_header(True, name)
             return response
         if self.kind == "provenance":
             field, content_type = job.provenance, "application/json"
         else:
             field, content_type = job.file, services.export_content_type(job.format)
-        return FileResponse(field.open("rb"), as_attachment=True, filename=name,
-                            content_type=content_type)
+        return FileResponse(
+            field.open("rb"), as_attachment=True, filename=name, content_type=content_type
+        )
 
 
 class ExportDownloadApi(_DownloadApi):

@@ -45,9 +45,14 @@ class AnnotationRow:
         return self._result
 
     def as_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "annotator": self.annotator,
-                "result": orjson.Fragment(self.result_json), "seconds": str(self.seconds),
-                "created_at": orjson.Fragment(self.created_json), "is_extra": self.is_extra}
+        return {
+            "id": self.id,
+            "annotator": self.annotator,
+            "result": orjson.Fragment(self.result_json),
+            "seconds": str(self.seconds),
+            "created_at": orjson.Fragment(self.created_json),
+            "is_extra": self.is_extra,
+        }
 
 
 @dataclass(slots=True)
@@ -66,8 +71,9 @@ class TaskRow:
         return self._data
 
 
-def majority_of(*, task_type: str, label_order: dict[str, int],
-                results: list[dict[str, Any]]) -> dict[str, Any] | None:
+def majority_of(
+    *, task_type: str, label_order: dict[str, int], results: list[dict[str, Any]]
+) -> dict[str, Any] | None:
     """The majority label of a classification task and the fraction of annotations that agree
     with it. Ties go to the label listed first in the project. None for other task types."""
     n = len(results)
@@ -79,8 +85,10 @@ def majority_of(*, task_type: str, label_order: dict[str, int],
         return {"label": best, "agreement": round(votes[best] / n, 4)}
     if task_type == TaskType.MULTI_LABEL:
         votes = Counter(lab for r in results for lab in set(r.get("labels") or []))
-        chosen = sorted((lab for lab, v in votes.items() if 2 * v > n),
-                        key=lambda lab: label_order.get(lab, len(label_order)))
+        chosen = sorted(
+            (lab for lab, v in votes.items() if 2 * v > n),
+            key=lambda lab: label_order.get(lab, len(label_order)),
+        )
         agree = sum(1 for r in results if set(r.get("labels") or []) == set(chosen))
         return {"labels": chosen, "agreement": round(agree / n, 4)}
     return None
@@ -90,8 +98,14 @@ class Writer:
     extension = "json"
     content_type = "application/json"
 
-    def __init__(self, *, out: BinaryIO, project: Project, majority: bool = False,
-                 data_keys: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        out: BinaryIO,
+        project: Project,
+        majority: bool = False,
+        data_keys: list[str] | None = None,
+    ) -> None:
         self.out = out
         self.project = project
         self.majority = majority
@@ -110,13 +124,18 @@ class Writer:
         pass
 
     def majority_for(self, row: TaskRow) -> dict[str, Any] | None:
-        return majority_of(task_type=self.task_type, label_order=self.label_order,
-                           results=[a.result for a in row.annotations])
+        return majority_of(
+            task_type=self.task_type,
+            label_order=self.label_order,
+            results=[a.result for a in row.annotations],
+        )
 
     def task_dict(self, row: TaskRow) -> dict[str, Any]:
         """The row shape of DESIGN.md: {"id", "external_id", "data", "annotations"}."""
         item: dict[str, Any] = {
-            "id": row.id, "external_id": row.external_id, "data": orjson.Fragment(row.data_json),
+            "id": row.id,
+            "external_id": row.external_id,
+            "data": orjson.Fragment(row.data_json),
             "annotations": [a.as_dict() for a in row.annotations],
         }
         if row.categories_json is not None:
@@ -172,10 +191,17 @@ class CsvWriter(Writer):
     def begin(self) -> None:
         self.text = io.TextIOWrapper(self.out, encoding="utf-8", newline="", write_through=True)
         self.csv = csv.writer(self.text)
-        data_columns = [key if key not in self.RESERVED and not key.startswith("label:")
-                        else f"data.{key}" for key in self.data_keys]
-        header = ["id", "external_id", *data_columns, "annotations",
-                  *(f"label:{value}" for value in self.label_values)]
+        data_columns = [
+            key if key not in self.RESERVED and not key.startswith("label:") else f"data.{key}"
+            for key in self.data_keys
+        ]
+        header = [
+            "id",
+            "external_id",
+            *data_columns,
+            "annotations",
+            *(f"label:{value}" for value in self.label_values),
+        ]
         if self.majority:
             header += ["majority", "agreement"]
         self.csv.writerow([csv_safe(h) for h in header])
@@ -198,17 +224,23 @@ class CsvWriter(Writer):
             data = row.data
             counts = self._label_counts(row)
             annotations = orjson.dumps([a.as_dict() for a in row.annotations]).decode()
-            cells = [str(row.id), csv_safe(row.external_id),
-                     *(csv_safe(data.get(key)) for key in self.data_keys),
-                     csv_safe(annotations), *(str(counts[v]) for v in self.label_values)]
+            cells = [
+                str(row.id),
+                csv_safe(row.external_id),
+                *(csv_safe(data.get(key)) for key in self.data_keys),
+                csv_safe(annotations),
+                *(str(counts[v]) for v in self.label_values),
+            ]
             if self.majority:
                 majority = self.majority_for(row)
                 if majority is None:
                     cells += ["", ""]
                 else:
                     chosen = majority.get("label", majority.get("labels"))
-                    cells += [csv_safe(chosen if isinstance(chosen, str) else "|".join(chosen)),
-                              str(majority["agreement"])]
+                    cells += [
+                        csv_safe(chosen if isinstance(chosen, str) else "|".join(chosen)),
+                        str(majority["agreement"]),
+                    ]
             out.append(cells)
         self.csv.writerows(out)
 
@@ -225,8 +257,11 @@ class LabelStudioWriter(JsonWriter):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.to_name = "image" if self.task_type in (
-            TaskType.IMAGE_CLASSIFICATION, TaskType.IMAGE_BOXES) else "text"
+        self.to_name = (
+            "image"
+            if self.task_type in (TaskType.IMAGE_CLASSIFICATION, TaskType.IMAGE_BOXES)
+            else "text"
+        )
 
     def task_dict(self, row: TaskRow) -> dict[str, Any]:
         meta: dict[str, Any] = {"fairlabel_task_id": row.id, "external_id": row.external_id}
@@ -240,15 +275,24 @@ class LabelStudioWriter(JsonWriter):
         }
 
     def annotation(self, row: TaskRow, annotation: AnnotationRow) -> dict[str, Any]:
-        return {"result": self.result_items(row, annotation),
-                "lead_time": float(annotation.seconds),
-                "created_at": orjson.Fragment(annotation.created_json),
-                "was_cancelled": False, "ground_truth": False,
-                "meta": {"annotator": annotation.annotator, "is_extra": annotation.is_extra}}
+        return {
+            "result": self.result_items(row, annotation),
+            "lead_time": float(annotation.seconds),
+            "created_at": orjson.Fragment(annotation.created_json),
+            "was_cancelled": False,
+            "ground_truth": False,
+            "meta": {"annotator": annotation.annotator, "is_extra": annotation.is_extra},
+        }
 
     def _item(self, item_id: str, kind: str, value: dict[str, Any]) -> dict[str, Any]:
-        return {"id": item_id, "from_name": "label", "to_name": self.to_name, "type": kind,
-                "origin": "manual", "value": value}
+        return {
+            "id": item_id,
+            "from_name": "label",
+            "to_name": self.to_name,
+            "type": kind,
+            "origin": "manual",
+            "value": value,
+        }
 
     def result_items(self, row: TaskRow, annotation: AnnotationRow) -> list[dict[str, Any]]:
         result, prefix = annotation.result, f"a{annotation.id}"
@@ -258,31 +302,45 @@ class LabelStudioWriter(JsonWriter):
             return [self._item(f"{prefix}-0", "choices", {"choices": list(result["labels"])})]
         if self.task_type == TaskType.TEXT_SPANS:
             text = row.data.get("text") or ""
-            return [self._item(f"{prefix}-{n}", "labels", {
-                "start": s["start"], "end": s["end"], "text": text[s["start"]:s["end"]],
-                "labels": [s["label"]]}) for n, s in enumerate(result["spans"])]
+            return [
+                self._item(
+                    f"{prefix}-{n}",
+                    "labels",
+                    {
+                        "start": s["start"],
+                        "end": s["end"],
+                        "text": text[s["start"] : s["end"]],
+                        "labels": [s["label"]],
+                    },
+                )
+                for n, s in enumerate(result["spans"])
+            ]
         width, height = _size(row.data)
         items = []
         for n, box in enumerate(result["boxes"]):
             if width and height:
-                value = {"x": box["x"] * 100 / width, "y": box["y"] * 100 / height,
-                         "width": box["w"] * 100 / width, "height": box["h"] * 100 / height}
+                value = {
+                    "x": box["x"] * 100 / width,
+                    "y": box["y"] * 100 / height,
+                    "width": box["w"] * 100 / width,
+                    "height": box["h"] * 100 / height,
+                }
             else:
                 # Unknown image size: Label Studio wants percent; pixels are the best we have.
                 value = {"x": box["x"], "y": box["y"], "width": box["w"], "height": box["h"]}
             value |= {"rotation": 0, "rectanglelabels": [box["label"]]}
             item = self._item(f"{prefix}-{n}", "rectanglelabels", value)
             if width and height:
-                item |= {"original_width": width, "original_height": height,
-                         "image_rotation": 0}
+                item |= {"original_width": width, "original_height": height, "image_rotation": 0}
             items.append(item)
         return items
 
 
 def _size(data: dict[str, Any]) -> tuple[float | None, float | None]:
     width, height = data.get("width"), data.get("height")
-    valid = all(isinstance(v, int | float) and not isinstance(v, bool) and v > 0
-                for v in (width, height))
+    valid = all(
+        isinstance(v, int | float) and not isinstance(v, bool) and v > 0 for v in (width, height)
+    )
     return (width, height) if valid else (None, None)
 
 
@@ -310,7 +368,7 @@ def majority_tags(per_annotation: list[list[str]]) -> list[str]:
     previous = None
     for column in zip(*per_annotation, strict=True):
         labels = Counter(t[2:] for t in column if t != "O")
-        label, votes = (labels.most_common(1)[0] if labels else (None, 0))
+        label, votes = labels.most_common(1)[0] if labels else (None, 0)
         if label is None or 2 * votes <= n:
             tags.append("O")
             previous = None
@@ -339,13 +397,15 @@ class Conll2003Writer(Writer):
             text = row.data.get("text") or ""
             tokens = tokens_of(text)
             if self.majority:
-                tags = majority_tags([bio_tags(tokens, a.result.get("spans") or [])
-                                      for a in row.annotations])
+                tags = majority_tags(
+                    [bio_tags(tokens, a.result.get("spans") or []) for a in row.annotations]
+                )
             else:
                 tags = bio_tags(tokens, row.annotations[0].result.get("spans") or [])
             parts.append("-DOCSTART- -X- -X- O\n\n")
-            parts.extend(f"{tok} -X- _ {tag}\n" for (tok, _s, _e), tag in
-                         zip(tokens, tags, strict=True))
+            parts.extend(
+                f"{tok} -X- _ {tag}\n" for (tok, _s, _e), tag in zip(tokens, tags, strict=True)
+            )
             parts.append("\n")
         self.out.write("".join(parts).encode())
 
@@ -362,11 +422,17 @@ class CocoWriter(Writer):
         self.first_image = True
         self.first_box = True
         header = {
-            "info": {"description": self.project.title, "version": "1.0",
-                     "date_created": timezone.now(), "contributor": "Fairlabel"},
+            "info": {
+                "description": self.project.title,
+                "version": "1.0",
+                "date_created": timezone.now(),
+                "contributor": "Fairlabel",
+            },
             "licenses": [],
-            "categories": [{"id": n, "name": value, "supercategory": "none"}
-                           for value, n in self.categories.items()],
+            "categories": [
+                {"id": n, "name": value, "supercategory": "none"}
+                for value, n in self.categories.items()
+            ],
         }
         self.out.write(orjson.dumps(header)[:-1] + b',"images":[')
 
@@ -376,19 +442,33 @@ class CocoWriter(Writer):
             data = row.data
             url = str(data.get("image") or "")
             width, height = _size(data)
-            image: dict[str, Any] = {"id": row.id, "file_name": url.rsplit("/", 1)[-1],
-                                     "coco_url": url, "width": width, "height": height,
-                                     "external_id": row.external_id}
+            image: dict[str, Any] = {
+                "id": row.id,
+                "file_name": url.rsplit("/", 1)[-1],
+                "coco_url": url,
+                "width": width,
+                "height": height,
+                "external_id": row.external_id,
+            }
             images.append(orjson.dumps(image))
             for annotation in row.annotations:
                 for box in annotation.result.get("boxes") or []:
                     x, y, w, h = box["x"], box["y"], box["w"], box["h"]
-                    boxes.append(orjson.dumps({
-                        "id": self.next_id, "image_id": row.id,
-                        "category_id": self.categories.get(box["label"]),
-                        "bbox": [x, y, w, h], "area": w * h, "iscrowd": 0,
-                        "annotation_id": annotation.id, "annotator": annotation.annotator,
-                        "is_extra": annotation.is_extra}))
+                    boxes.append(
+                        orjson.dumps(
+                            {
+                                "id": self.next_id,
+                                "image_id": row.id,
+                                "category_id": self.categories.get(box["label"]),
+                                "bbox": [x, y, w, h],
+                                "area": w * h,
+                                "iscrowd": 0,
+                                "annotation_id": annotation.id,
+                                "annotator": annotation.annotator,
+                                "is_extra": annotation.is_extra,
+                            }
+                        )
+                    )
                     self.next_id += 1
         if images:
             self.out.write((b"" if self.first_image else b",") + b",".join(images))

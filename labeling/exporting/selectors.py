@@ -72,8 +72,10 @@ class _Pipe:
 def export_zip_stream(job: ExportJob) -> Iterator[bytes]:
     """The export file and its provenance record in one zip, produced while it is sent: the
     zip is never held whole in memory or on disk."""
-    members: list[tuple[str, FieldFile]] = [(export_filename(job), job.file),
-                                            (export_filename(job, "provenance"), job.provenance)]
+    members: list[tuple[str, FieldFile]] = [
+        (export_filename(job), job.file),
+        (export_filename(job, "provenance"), job.provenance),
+    ]
     pipe = _Pipe()
     with zipfile.ZipFile(pipe, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for name, field in members:

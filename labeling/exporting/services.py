@@ -46,13 +46,17 @@ def export_formats_for(task_type: str) -> list[str]:
 def export_format_check(*, project: Project, fmt: str) -> None:
     if fmt not in ExportFormat.values:
         known = ", ".join(ExportFormat.values)
-        raise DomainError("invalid_format", f"Unknown export format {fmt!r}. Known: {known}.",
-                          field="format")
+        raise DomainError(
+            "invalid_format", f"Unknown export format {fmt!r}. Known: {known}.", field="format"
+        )
     allowed = export_formats_for(project.task_type)
     if fmt not in allowed:
-        raise DomainError("invalid_format",
-                          f"{ExportFormat(fmt).label} does not fit a {project.task_type} project. "
-                          f"Choose one of: {', '.join(allowed)}.", field="format")
+        raise DomainError(
+            "invalid_format",
+            f"{ExportFormat(fmt).label} does not fit a {project.task_type} project. "
+            f"Choose one of: {', '.join(allowed)}.",
+            field="format",
+        )
 
 
 def export_extension(fmt: str) -> str:
@@ -70,6 +74,7 @@ def provenance_path_for(path: str | Path) -> Path:
 
 # --- reading -------------------------------------------------------------------------------
 
+
 def _tasks(project: Project, only_finished: bool):
     tasks = Task.objects.filter(project=project)
     if only_finished:
@@ -83,11 +88,15 @@ def _data_keys(project: Project, only_finished: bool) -> list[str]:
     finished = " AND annotation_count >= %s" if only_finished else ""
     params: list[Any] = [project.pk] + ([project.annotations_per_task] if only_finished else [])
     if connection.vendor == "postgresql":
-        sql = (f"SELECT DISTINCT jsonb_object_keys(data) FROM {table} "  # noqa: S608
-               f"WHERE project_id = %s AND jsonb_typeof(data) = 'object'{finished}")
+        sql = (
+            f"SELECT DISTINCT jsonb_object_keys(data) FROM {table} "  # noqa: S608
+            f"WHERE project_id = %s AND jsonb_typeof(data) = 'object'{finished}"
+        )
     else:
-        sql = (f"SELECT DISTINCT j.key FROM {table}, json_each({table}.data) AS j "  # noqa: S608
-               f"WHERE project_id = %s{finished}")
+        sql = (
+            f"SELECT DISTINCT j.key FROM {table}, json_each({table}.data) AS j "  # noqa: S608
+            f"WHERE project_id = %s{finished}"
+        )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         keys = {row[0] for row in cursor.fetchall()}
@@ -95,27 +104,41 @@ def _data_keys(project: Project, only_finished: bool) -> list[str]:
     return first + sorted(keys - set(first))
 
 
-def _chunks(project: Project, *, only_finished: bool, chunk_size: int,
-            labor: _Labor) -> Iterator[list[TaskRow]]:
+def _chunks(
+    project: Project, *, only_finished: bool, chunk_size: int, labor: _Labor
+) -> Iterator[list[TaskRow]]:
     """Tasks in id order, `chunk_size` at a time by keyset (`id > last`), each chunk with its
     annotations from one query. No server-side cursor and no long transaction."""
-    tasks = (_tasks(project, only_finished).order_by("id")
-             .annotate(data_text=Cast("data", TextField()),
-                       categories_text=Cast("categories", TextField()))
-             .values_list("id", "external_id", "data_text", "categories_text"))
+    tasks = (
+        _tasks(project, only_finished)
+        .order_by("id")
+        .annotate(
+            data_text=Cast("data", TextField()), categories_text=Cast("categories", TextField())
+        )
+        .values_list("id", "external_id", "data_text", "categories_text")
+    )
     postgres = connection.vendor == "postgresql"
     # PostgreSQL writes the JSON of a timestamp itself, much faster than loading a datetime.
-    created = (Func(F("created_at"), template="to_json(%(expressions)s)::text",
-                    output_field=TextField()) if postgres else F("created_at"))
-    annotations = (Annotation.objects.filter(project=project).order_by("task_id", "id")
-                   .annotate(result_text=Cast("result", TextField()), created_json=created)
-                   .values_list("task_id", "id", "annotator_id", "result_text", "seconds",
-                                "created_json", "is_extra"))
+    created = (
+        Func(F("created_at"), template="to_json(%(expressions)s)::text", output_field=TextField())
+        if postgres
+        else F("created_at")
+    )
+    annotations = (
+        Annotation.objects.filter(project=project)
+        .order_by("task_id", "id")
+        .annotate(result_text=Cast("result", TextField()), created_json=created)
+        .values_list(
+            "task_id", "id", "annotator_id", "result_text", "seconds", "created_json", "is_extra"
+        )
+    )
     pseudonyms: dict[int, str] = {}
     last = 0
     while True:
-        rows = [TaskRow(tid, ext, data, cats) for tid, ext, data, cats
-                in tasks.filter(id__gt=last)[:chunk_size]]
+        rows = [
+            TaskRow(tid, ext, data, cats)
+            for tid, ext, data, cats in tasks.filter(id__gt=last)[:chunk_size]
+        ]
         if not rows:
             return
         first_id, last = rows[0].id, rows[-1].id
@@ -131,8 +154,9 @@ def _chunks(project: Project, *, only_finished: bool, chunk_size: int,
                     continue
                 if not postgres:
                     created = orjson.dumps(created).decode()
-                row.annotations.append(AnnotationRow(ann_id, pseudonyms[annotator_id], result,
-                                                     seconds, created, extra))
+                row.annotations.append(
+                    AnnotationRow(ann_id, pseudonyms[annotator_id], result, seconds, created, extra)
+                )
         labor.tasks += len(rows)
         yield rows
         if len(rows) < chunk_size:
@@ -140,6 +164,7 @@ def _chunks(project: Project, *, only_finished: bool, chunk_size: int,
 
 
 # --- labor provenance ----------------------------------------------------------------------
+
 
 class _Labor:
     """What the provenance record sums: tasks exported, and per annotator the number of
@@ -155,10 +180,14 @@ class _Labor:
         annotations = Annotation.objects.filter(project=project)
         if only_finished:
             annotations = annotations.filter(
-                task__annotation_count__gte=project.annotations_per_task)
-        rows = (annotations.order_by().values("annotator_id")
-                .annotate(count=Count("id"), seconds=Sum("seconds"))
-                .values_list("annotator_id", "count", "seconds"))
+                task__annotation_count__gte=project.annotations_per_task
+            )
+        rows = (
+            annotations.order_by()
+            .values("annotator_id")
+            .annotate(count=Count("id"), seconds=Sum("seconds"))
+            .values_list("annotator_id", "count", "seconds")
+        )
         for annotator_id, count, seconds in rows:
             self.per_annotator[annotator_id] = (count, seconds or Decimal(0))
             self.annotations += count
@@ -175,8 +204,15 @@ def _hours(seconds: Decimal) -> str:
     return str((seconds / 3600).quantize(Decimal("0.001"), rounding=ROUND_HALF_UP))
 
 
-def provenance_record(*, project: Project, fmt: str, labor: _Labor, only_finished: bool,
-                      majority: bool, generated_at: datetime | None = None) -> dict[str, Any]:
+def provenance_record(
+    *,
+    project: Project,
+    fmt: str,
+    labor: _Labor,
+    only_finished: bool,
+    majority: bool,
+    generated_at: datetime | None = None,
+) -> dict[str, Any]:
     """The conditions under which the exported labels were made. Money and hours are decimal
     strings. Paid hours are, for now, the measured annotation time (serving to submission)."""
     floor = Decimal(str(settings.FAIRLABEL_FLOOR_HOURLY)).quantize(CENT)
@@ -186,11 +222,15 @@ def provenance_record(*, project: Project, fmt: str, labor: _Labor, only_finishe
     per_annotator = []
     for annotator_id, (count, seconds) in labor.per_annotator.items():
         rate = _hourly(price, count, seconds)
-        per_annotator.append({
-            "annotator": names[annotator_id], "annotations": count, "paid_hours": _hours(seconds),
-            "effective_hourly": None if rate is None else str(rate),
-            "meets_floor": None if rate is None else rate >= floor,
-        })
+        per_annotator.append(
+            {
+                "annotator": names[annotator_id],
+                "annotations": count,
+                "paid_hours": _hours(seconds),
+                "effective_hourly": None if rate is None else str(rate),
+                "meets_floor": None if rate is None else rate >= floor,
+            }
+        )
     per_annotator.sort(key=lambda item: item["annotator"])
     return {
         "record": "fairlabel.labor_provenance",
@@ -198,8 +238,12 @@ def provenance_record(*, project: Project, fmt: str, labor: _Labor, only_finishe
         "generated_at": (generated_at or timezone.now()).isoformat(),
         "format": fmt,
         "options": {"only_finished": only_finished, "majority": majority},
-        "project": {"id": project.pk, "title": project.title, "task_type": project.task_type,
-                    "annotations_per_task": project.annotations_per_task},
+        "project": {
+            "id": project.pk,
+            "title": project.title,
+            "task_type": project.task_type,
+            "annotations_per_task": project.annotations_per_task,
+        },
         "tasks": labor.tasks,
         "annotations": labor.annotations,
         "annotators": len(labor.per_annotator),
@@ -215,9 +259,8 @@ def provenance_record(*, project: Project, fmt: str, labor: _Labor, only_finishe
         "exposure": None,
         "notes": {
             "paid_hours": "Sum of measured annotation time, from serving to submission; paid "
-                          "breaks and reading time join it once working-time rules land.",
-            "effective_hourly": "price_per_task * annotations / paid hours, against "
-                                "floor_hourly.",
+            "breaks and reading time join it once working-time rules land.",
+            "effective_hourly": "price_per_task * annotations / paid hours, against floor_hourly.",
             "breaks": NOT_TRACKED,
             "exposure": NOT_TRACKED,
         },
@@ -226,10 +269,18 @@ def provenance_record(*, project: Project, fmt: str, labor: _Labor, only_finishe
 
 # --- the export itself ---------------------------------------------------------------------
 
-def export_to_path(*, project: Project, fmt: str, path: str | Path, only_finished: bool = False,
-                   majority: bool = False, progress: Progress | None = None,
-                   provenance_path: str | Path | None = None,
-                   chunk_size: int = CHUNK_SIZE) -> int:
+
+def export_to_path(
+    *,
+    project: Project,
+    fmt: str,
+    path: str | Path,
+    only_finished: bool = False,
+    majority: bool = False,
+    progress: Progress | None = None,
+    provenance_path: str | Path | None = None,
+    chunk_size: int = CHUNK_SIZE,
+) -> int:
     """Write the export to `path` and its provenance record beside it (`<stem>.provenance.json`
     unless `provenance_path` is given). Streams in id-ordered chunks; memory stays flat.
     `progress(done, total)` is called after every chunk. Returns the number of tasks read."""
@@ -243,32 +294,42 @@ def export_to_path(*, project: Project, fmt: str, path: str | Path, only_finishe
     with open(path, "wb", buffering=1 << 20) as out:
         writer = WRITERS[fmt](out=out, project=project, majority=majority, data_keys=data_keys)
         writer.begin()
-        for rows in _chunks(project, only_finished=only_finished, chunk_size=chunk_size,
-                            labor=labor):
+        for rows in _chunks(
+            project, only_finished=only_finished, chunk_size=chunk_size, labor=labor
+        ):
             writer.write(rows)
             done += len(rows)
             if progress:
                 progress(done, max(total, done))
         writer.end()
     labor.measure(project, only_finished=only_finished)
-    record = provenance_record(project=project, fmt=fmt, labor=labor,
-                               only_finished=only_finished, majority=majority)
+    record = provenance_record(
+        project=project, fmt=fmt, labor=labor, only_finished=only_finished, majority=majority
+    )
     Path(provenance_path or provenance_path_for(path)).write_bytes(
-        orjson.dumps(record, option=orjson.OPT_INDENT_2) + b"\n")
+        orjson.dumps(record, option=orjson.OPT_INDENT_2) + b"\n"
+    )
     return done
 
 
 # --- jobs ------------------------------------------------------------------------------------
 
-def export_job_create(*, project: Project, user, fmt: str, only_finished: bool = False,
-                      majority: bool = False) -> ExportJob:
+
+def export_job_create(
+    *, project: Project, user, fmt: str, only_finished: bool = False, majority: bool = False
+) -> ExportJob:
     """Record the job and run it in the background once the transaction commits."""
     from labeling.exporting.tasks import export_tasks
 
     export_format_check(project=project, fmt=fmt)
     with transaction.atomic():
-        job = ExportJob.objects.create(project=project, created_by=user, format=fmt,
-                                       only_finished=only_finished, majority=majority)
+        job = ExportJob.objects.create(
+            project=project,
+            created_by=user,
+            format=fmt,
+            only_finished=only_finished,
+            majority=majority,
+        )
         transaction.on_commit(lambda: export_tasks.delay(job_id=job.pk))
     return job
 
@@ -277,8 +338,12 @@ def export_job_run(*, job_id: int) -> ExportJob | None:
     """Run a job to the end. Idempotent: a job that is done is not run again; a job that was
     interrupted runs again from the start. A failure is recorded on the job, not raised."""
     with transaction.atomic():
-        job = (ExportJob.objects.select_for_update().select_related("project")
-               .filter(pk=job_id).first())
+        job = (
+            ExportJob.objects.select_for_update()
+            .select_related("project")
+            .filter(pk=job_id)
+            .first()
+        )
         if job is None or job.status == JobStatus.DONE:
             return job
         job.status, job.exported, job.error = JobStatus.RUNNING, 0, ""
@@ -294,17 +359,23 @@ def export_job_run(*, job_id: int) -> ExportJob | None:
         with tempfile.TemporaryDirectory(prefix="fairlabel-export-") as folder:
             data_path = Path(folder) / f"{base}.{extension}"
             record_path = Path(folder) / f"{base}.provenance.json"
-            count = export_to_path(project=project, fmt=job.format, path=data_path,
-                                   only_finished=job.only_finished, majority=job.majority,
-                                   progress=progress, provenance_path=record_path)
+            count = export_to_path(
+                project=project,
+                fmt=job.format,
+                path=data_path,
+                only_finished=job.only_finished,
+                majority=job.majority,
+                progress=progress,
+                provenance_path=record_path,
+            )
             with data_path.open("rb") as data, record_path.open("rb") as record:
                 job.file.save(data_path.name, File(data), save=False)
                 job.provenance.save(record_path.name, File(record), save=False)
     except Exception as exc:
         logger.exception("export job %s failed", job.pk)
-        ExportJob.objects.filter(pk=job.pk).update(status=JobStatus.FAILED,
-                                                   error=str(exc)[:2000],
-                                                   finished_at=timezone.now())
+        ExportJob.objects.filter(pk=job.pk).update(
+            status=JobStatus.FAILED, error=str(exc)[:2000], finished_at=timezone.now()
+        )
         job.refresh_from_db()
         return job
     job.status, job.total, job.exported = JobStatus.DONE, count, count

@@ -21,8 +21,14 @@ OWNERS = (Role.OWNER, Role.ADMIN)
 def _panel_context(project, *, error: str = "", chosen: str = "") -> dict:
     jobs = list(selectors.export_jobs_of(project))
     formats = [(f, ExportFormat(f).label) for f in services.export_formats_for(project.task_type)]
-    return {"project": project, "jobs": jobs, "active": selectors.export_jobs_active(jobs),
-            "formats": formats, "error": error, "chosen": chosen or formats[0][0]}
+    return {
+        "project": project,
+        "jobs": jobs,
+        "active": selectors.export_jobs_active(jobs),
+        "formats": formats,
+        "error": error,
+        "chosen": chosen or formats[0][0],
+    }
 
 
 @role_required(*OWNERS)
@@ -32,9 +38,13 @@ def export_panel(request, project_id: int):
     error, chosen = "", request.POST.get("format", "")
     if request.method == "POST":
         try:
-            services.export_job_create(project=project, user=request.user, fmt=chosen,
-                                       only_finished=bool(request.POST.get("only_finished")),
-                                       majority=bool(request.POST.get("majority")))
+            services.export_job_create(
+                project=project,
+                user=request.user,
+                fmt=chosen,
+                only_finished=bool(request.POST.get("only_finished")),
+                majority=bool(request.POST.get("majority")),
+            )
         except DomainError as exc:
             error = exc.detail
         if not request.htmx:

@@ -19,14 +19,17 @@ from labeling.selectors import project_owned
 class ImportIn(serializers.Serializer):
     file = serializers.FileField()
     format = serializers.CharField(
-        required=False, allow_blank=True,
+        required=False,
+        allow_blank=True,
         help_text=f"One of {', '.join(ImportFormat.values)}; detected from the file name when "
-                  "absent.")
+        "absent.",
+    )
 
 
 class ImportErrorOut(serializers.Serializer):
-    line = serializers.JSONField(help_text="The line number, or the zip member's name, or null "
-                                           "for the whole file.")
+    line = serializers.JSONField(
+        help_text="The line number, or the zip member's name, or null for the whole file."
+    )
     message = serializers.CharField()
 
 
@@ -52,18 +55,25 @@ class ProjectImportsApi(APIView):
     permission_classes = [HasRole(Role.OWNER, Role.ADMIN)]
     parser_classes = [MultiPartParser, FormParser]
 
-    @extend_schema(operation_id="imports_create", request={"multipart/form-data": ImportIn},
-                   responses={202: ImportOut})
+    @extend_schema(
+        operation_id="imports_create",
+        request={"multipart/form-data": ImportIn},
+        responses={202: ImportOut},
+    )
     def post(self, request, project_id: int):
         project = project_owned(user=request.user, project_id=project_id)
         data = ImportIn(data=request.data)
         data.is_valid(raise_exception=True)
-        job = services.import_job_create(project=project, user=request.user,
-                                         file=data.validated_data["file"],
-                                         fmt=data.validated_data.get("format") or None)
+        job = services.import_job_create(
+            project=project,
+            user=request.user,
+            file=data.validated_data["file"],
+            fmt=data.validated_data.get("format") or None,
+        )
         job.refresh_from_db()
-        return Response(ImportOut(services.import_job_payload(job)).data,
-                        status=status.HTTP_202_ACCEPTED)
+        return Response(
+            ImportOut(services.import_job_payload(job)).data, status=status.HTTP_202_ACCEPTED
+        )
 
 
 class ImportDetailApi(APIView):

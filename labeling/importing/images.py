@@ -63,8 +63,10 @@ def _image_size(content: bytes) -> tuple[int, int] | str:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(content)) as image:
                 if image.format not in ALLOWED_FORMATS:
-                    return (f"{image.format} images are not accepted "
-                            f"(use {', '.join(sorted(ALLOWED_FORMATS))})")
+                    return (
+                        f"{image.format} images are not accepted "
+                        f"(use {', '.join(sorted(ALLOWED_FORMATS))})"
+                    )
                 size = image.size
                 image.verify()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -74,8 +76,13 @@ def _image_size(content: bytes) -> tuple[int, int] | str:
     return size
 
 
-def images_import(*, project: Project, stream: IO[bytes], size: int = 0,
-                  on_progress: ProgressCallback | None = None) -> ImportOutcome:
+def images_import(
+    *,
+    project: Project,
+    stream: IO[bytes],
+    size: int = 0,
+    on_progress: ProgressCallback | None = None,
+) -> ImportOutcome:
     errors = ErrorList()
     outcome = ImportOutcome()
     try:
@@ -84,13 +91,17 @@ def images_import(*, project: Project, stream: IO[bytes], size: int = 0,
         errors.add(None, "not a zip file")
         outcome.errors, outcome.error_count = errors.items, errors.count
         return outcome
-    members = [info for info in archive.infolist()
-               if not info.is_dir() and not _ignored(info.filename)]
+    members = [
+        info for info in archive.infolist() if not info.is_dir() and not _ignored(info.filename)
+    ]
     unpacked = sum(info.file_size for info in members)
     limit = settings.FAIRLABEL_IMPORT_MAX_BYTES
     if unpacked > limit:
-        errors.add(None, f"the zip unpacks to {unpacked:,} bytes, more than the limit of "
-                         f"{limit:,} (possible zip bomb)")
+        errors.add(
+            None,
+            f"the zip unpacks to {unpacked:,} bytes, more than the limit of "
+            f"{limit:,} (possible zip bomb)",
+        )
     if not members and not errors.count:
         errors.add(None, "the zip holds no images")
     token = uuid.uuid4().hex
@@ -110,14 +121,20 @@ def images_import(*, project: Project, stream: IO[bytes], size: int = 0,
                 elif info.file_size > MAX_IMAGE_BYTES:
                     problem = f"larger than {MAX_IMAGE_BYTES // (1024 * 1024)} MB"
                 elif info.file_size > 1024 * 1024 and (
-                        info.file_size > MAX_RATIO * max(info.compress_size, 1)):
+                    info.file_size > MAX_RATIO * max(info.compress_size, 1)
+                ):
                     problem = "compressed too well to be an image (possible zip bomb)"
                 if problem is None:
                     try:
                         with archive.open(info) as member:
                             content = member.read(MAX_IMAGE_BYTES + 1)
-                    except (zipfile.BadZipFile, OSError, NotImplementedError, RuntimeError,
-                            EOFError) as exc:
+                    except (
+                        zipfile.BadZipFile,
+                        OSError,
+                        NotImplementedError,
+                        RuntimeError,
+                        EOFError,
+                    ) as exc:
                         problem = f"cannot be read from the zip ({exc})"
                     else:
                         measured = _image_size(content)
@@ -132,8 +149,9 @@ def images_import(*, project: Project, stream: IO[bytes], size: int = 0,
                 path = "/".join(default_storage.get_valid_name(p) for p in name.split("/"))
                 stored = default_storage.save(prefix + path, ContentFile(content))
                 saved.append(stored)
-                url = reverse("labeling:import_image",
-                              args=[project.pk, token, stored[len(prefix):]])
+                url = reverse(
+                    "labeling:import_image", args=[project.pk, token, stored[len(prefix) :]]
+                )
                 width, height = measured
                 data = {"image": url, "name": name, "width": width, "height": height}
                 sink.add(None, orjson.dumps(data), None, project.is_sensitive, None)

@@ -24,8 +24,15 @@ from labeling.models import ImportFormat, Project, Task
 BATCH_ROWS = 20_000
 ANALYZE_AFTER_ROWS = 10_000
 TASK_TABLE = Task._meta.db_table
-COLUMNS = ("project_id", "external_id", "data", "categories", "is_sensitive", "predictions",
-           "slots_free")
+COLUMNS = (
+    "project_id",
+    "external_id",
+    "data",
+    "categories",
+    "is_sensitive",
+    "predictions",
+    "slots_free",
+)
 
 
 @dataclass
@@ -106,9 +113,11 @@ class _Sink:
         """Which of these external ids the project's tasks already use."""
         found: set[str] = set()
         for start in range(0, len(ids), 500):
-            found.update(Task.objects.filter(project_id=self.project_id,
-                                             external_id__in=ids[start:start + 500])
-                         .values_list("external_id", flat=True))
+            found.update(
+                Task.objects.filter(
+                    project_id=self.project_id, external_id__in=ids[start : start + 500]
+                ).values_list("external_id", flat=True)
+            )
         return found
 
 
@@ -144,18 +153,31 @@ class PostgresSink(_Sink):
     def add_plain(self, blob: bytes, sensitive: bool) -> None:
         """A row with no external id, categories or predictions. orjson never writes a raw tab,
         newline or carriage return, so only backslashes need escaping."""
-        self.rows.append(b"\\N\t" + blob.replace(b"\\", b"\\\\")
-                         + (b"\t\\N\tt\t\\N" if sensitive else b"\t\\N\tf\t\\N"))
+        self.rows.append(
+            b"\\N\t"
+            + blob.replace(b"\\", b"\\\\")
+            + (b"\t\\N\tt\t\\N" if sensitive else b"\t\\N\tf\t\\N")
+        )
 
-    def add(self, ext: str | None, blob: bytes, categories: bytes | None, sensitive: bool,
-            predictions: bytes | None) -> None:
-        self.rows.append(b"\t".join((
-            b"\\N" if ext is None else _copy_escape(ext.encode()),
-            _copy_escape(blob),
-            b"\\N" if categories is None else _copy_escape(categories),
-            b"t" if sensitive else b"f",
-            b"\\N" if predictions is None else _copy_escape(predictions),
-        )))
+    def add(
+        self,
+        ext: str | None,
+        blob: bytes,
+        categories: bytes | None,
+        sensitive: bool,
+        predictions: bytes | None,
+    ) -> None:
+        self.rows.append(
+            b"\t".join(
+                (
+                    b"\\N" if ext is None else _copy_escape(ext.encode()),
+                    _copy_escape(blob),
+                    b"\\N" if categories is None else _copy_escape(categories),
+                    b"t" if sensitive else b"f",
+                    b"\\N" if predictions is None else _copy_escape(predictions),
+                )
+            )
+        )
 
     def flush(self) -> None:
         if not self.rows:
@@ -165,7 +187,8 @@ class PostgresSink(_Sink):
         with connection.wrap_database_errors:
             if self._copy is None:
                 self._copy_cm = self.cursor.copy(
-                    f"COPY {TASK_TABLE} ({', '.join(COLUMNS)}) FROM STDIN")
+                    f"COPY {TASK_TABLE} ({', '.join(COLUMNS)}) FROM STDIN"
+                )
                 self._copy = self._copy_cm.__enter__()
             self._copy.write(buffer)
         self.written += len(self.rows)
@@ -186,15 +209,19 @@ class PostgresSink(_Sink):
         with connection.wrap_database_errors:
             self.cursor.execute(
                 f"SELECT external_id FROM {TASK_TABLE} "  # noqa: S608  (constant table name)
-                "WHERE project_id = %s AND external_id = ANY(%s)", [self.project_id, ids])
+                "WHERE project_id = %s AND external_id = ANY(%s)",
+                [self.project_id, ids],
+            )
             return {row[0] for row in self.cursor.fetchall()}
 
 
 class SqliteSink(_Sink):
     """Large executemany batches; annotation_count and created_at take their column defaults."""
 
-    SQL = (f"INSERT INTO {TASK_TABLE} ({', '.join(COLUMNS)}) "  # noqa: S608
-           f"VALUES ({', '.join(['%s'] * len(COLUMNS))})")
+    SQL = (
+        f"INSERT INTO {TASK_TABLE} ({', '.join(COLUMNS)}) "  # noqa: S608
+        f"VALUES ({', '.join(['%s'] * len(COLUMNS))})"
+    )
 
     def __enter__(self) -> SqliteSink:
         self.cursor = connection.cursor()
@@ -204,14 +231,27 @@ class SqliteSink(_Sink):
         self.cursor.close()
 
     def add_plain(self, blob: bytes, sensitive: bool) -> None:
-        self.rows.append((self.project_id, None, blob.decode(), None, sensitive, None,
-                          self.slots))
+        self.rows.append((self.project_id, None, blob.decode(), None, sensitive, None, self.slots))
 
-    def add(self, ext: str | None, blob: bytes, categories: bytes | None, sensitive: bool,
-            predictions: bytes | None) -> None:
-        self.rows.append((self.project_id, ext, blob.decode(),
-                          None if categories is None else categories.decode(), sensitive,
-                          None if predictions is None else predictions.decode(), self.slots))
+    def add(
+        self,
+        ext: str | None,
+        blob: bytes,
+        categories: bytes | None,
+        sensitive: bool,
+        predictions: bytes | None,
+    ) -> None:
+        self.rows.append(
+            (
+                self.project_id,
+                ext,
+                blob.decode(),
+                None if categories is None else categories.decode(),
+                sensitive,
+                None if predictions is None else predictions.decode(),
+                self.slots,
+            )
+        )
 
     def flush(self) -> None:
         if self.rows:
@@ -231,7 +271,8 @@ def _project_hold(project: Project) -> None:
         with connection.cursor() as cursor:
             cursor.execute(
                 f"SELECT 1 FROM {Project._meta.db_table} WHERE id = %s FOR KEY SHARE",  # noqa: S608
-                [project.pk])
+                [project.pk],
+            )
             if cursor.fetchone() is None:
                 raise Project.DoesNotExist(f"project {project.pk} no longer exists")
 
@@ -265,13 +306,13 @@ class _CsvColumns:
         taken = set(names) - set(drop) - {ext, "categories", "annotations"}
         for _column, key in rename:
             if key in taken:
-                raise FileError(1, f"the columns {key} and data.{key} both name the data "
-                                   f"field {key}")
+                raise FileError(
+                    1, f"the columns {key} and data.{key} both name the data field {key}"
+                )
         return cls(ext, tuple(drop), rename, True)
 
 
-def _csv_rows(records: Iterator[tuple[int, Any]], reader: RowReader
-              ) -> Iterator[tuple[int, Any]]:
+def _csv_rows(records: Iterator[tuple[int, Any]], reader: RowReader) -> Iterator[tuple[int, Any]]:
     """CSV cells -> (data, external id, categories, predictions); cells stay text, and a cell
     starting with = + - @ is kept as it is (exports escape such cells). The columns a Fairlabel
     CSV export adds are understood: `external_id` (ahead of `id`), `annotations` (a JSON list,
@@ -300,9 +341,15 @@ def _csv_rows(records: Iterator[tuple[int, Any]], reader: RowReader
                 except orjson.JSONDecodeError as exc:
                     raise RowProblem("the annotations cell is not a JSON list") from exc
                 predictions = reader.annotations_of(annotations, cells) or None
-            yield line, (cells, external_id_of(ext),
-                         None if categories is None else categories_from_cell(categories),
-                         predictions)
+            yield (
+                line,
+                (
+                    cells,
+                    external_id_of(ext),
+                    None if categories is None else categories_from_cell(categories),
+                    predictions,
+                ),
+            )
         except RowProblem as exc:
             yield line, RowError(str(exc))
 
@@ -328,20 +375,31 @@ def _has_nul(value: Any) -> bool:
 
 
 def _kind(value: Any) -> str:
-    return {list: "a list", str: "a string", int: "a number", float: "a number",
-            bool: "true/false"}.get(type(value), "null")
+    return {
+        list: "a list",
+        str: "a string",
+        int: "a number",
+        float: "a number",
+        bool: "true/false",
+    }.get(type(value), "null")
 
 
-def tasks_import(*, project: Project, stream: IO[bytes], fmt: str, size: int = 0,
-                 on_progress: ProgressCallback | None = None, progress_seconds: float = 1.0,
-                 progress_rows: int = 50_000) -> ImportOutcome:
+def tasks_import(
+    *,
+    project: Project,
+    stream: IO[bytes],
+    fmt: str,
+    size: int = 0,
+    on_progress: ProgressCallback | None = None,
+    progress_seconds: float = 1.0,
+    progress_rows: int = 50_000,
+) -> ImportOutcome:
     """Import a file of tasks into `project`, all or nothing. Never raises for bad input: the
     outcome lists the errors (and imported is 0 when there are any)."""
     if fmt == ImportFormat.IMAGES_ZIP:
         from labeling.importing.images import images_import
 
-        return images_import(project=project, stream=stream, size=size,
-                             on_progress=on_progress)
+        return images_import(project=project, stream=stream, size=size, on_progress=on_progress)
     counter = ByteCounter(stream)
     errors = ErrorList()
     outcome = ImportOutcome()
@@ -388,15 +446,19 @@ def tasks_import(*, project: Project, stream: IO[bytes], fmt: str, size: int = 0
                     if not total & 4095 and on_progress is not None:
                         now = time.monotonic()
                         if now - last_time >= progress_seconds or (
-                                total - last_total >= progress_rows):
+                            total - last_total >= progress_rows
+                        ):
                             last_time, last_total = now, total
-                            on_progress(Progress(counter.bytes_read, size, total,
-                                                 sink.written))
+                            on_progress(Progress(counter.bytes_read, size, total, sink.written))
                     cls = value.__class__
                     ext = categories = predictions = None
                     if cls is dict:
-                        if always_unwrap or "data" in value or "id" in value or (
-                                "categories" in value):
+                        if (
+                            always_unwrap
+                            or "data" in value
+                            or "id" in value
+                            or ("categories" in value)
+                        ):
                             try:
                                 data, ext, categories, predictions = unwrap(value)
                             except RowProblem as exc:
@@ -436,10 +498,13 @@ def tasks_import(*, project: Project, stream: IO[bytes], fmt: str, size: int = 0
                     if ext is None and categories is None and predictions is None:
                         add_plain(blob, project_sensitive)
                     else:
-                        sink.add(ext, blob, None if categories is None else dumps(categories),
-                                 bool(categories) if categories is not None
-                                 else project_sensitive,
-                                 None if predictions is None else dumps(predictions))
+                        sink.add(
+                            ext,
+                            blob,
+                            None if categories is None else dumps(categories),
+                            bool(categories) if categories is not None else project_sensitive,
+                            None if predictions is None else dumps(predictions),
+                        )
                     if len(pending) >= BATCH_ROWS:
                         flush()
             except FileError as exc:

@@ -67,12 +67,12 @@ def lines(stream: ByteCounter) -> Iterator[tuple[int, bytes | RowError]]:
         if first:
             first = False
             if chunk.startswith(BOM):
-                chunk = chunk[len(BOM):]
+                chunk = chunk[len(BOM) :]
         if skipping:
             cut = chunk.find(b"\n")
             if cut < 0:
                 continue
-            chunk = chunk[cut + 1:]
+            chunk = chunk[cut + 1 :]
             skipping = False
         if pending:
             chunk = pending + chunk
@@ -138,7 +138,7 @@ def json_list_records(stream: ByteCounter) -> Iterator[tuple[int, Any]]:
     decode_error = orjson.JSONDecodeError
     buf = stream.read(max(CHUNK_BYTES, len(BOM)))
     if buf.startswith(BOM):
-        buf = buf[len(BOM):]
+        buf = buf[len(BOM) :]
     line = 1  # the line at buf[mark]; positions asked about only move forward
     mark = 0
     pos = 0
@@ -178,15 +178,15 @@ def json_list_records(stream: ByteCounter) -> Iterator[tuple[int, Any]]:
     if not skip_space():
         raise FileError(1, "the file is empty")
     if buf[pos] != ord("["):
-        raise FileError(line_at(pos),
-                        "a JSON file must hold a list of tasks: [{...}, {...}]")
+        raise FileError(line_at(pos), "a JSON file must hold a list of tasks: [{...}, {...}]")
     pos += 1
     expect_value = True  # after "[" or ","
     first = True
     while True:
         if not skip_space():
-            raise FileError(line_at(pos),
-                            "the file ends before the list is closed with ] (truncated JSON?)")
+            raise FileError(
+                line_at(pos), "the file ends before the list is closed with ] (truncated JSON?)"
+            )
         ch = buf[pos]
         if ch == ord("]"):
             if expect_value and not first:
@@ -195,8 +195,7 @@ def json_list_records(stream: ByteCounter) -> Iterator[tuple[int, Any]]:
             break
         if not expect_value:
             if ch != ord(","):
-                raise FileError(line_at(pos),
-                                "expected a comma between tasks")
+                raise FileError(line_at(pos), "expected a comma between tasks")
             pos += 1
             expect_value = True
             continue
@@ -243,10 +242,13 @@ def json_list_records(stream: ByteCounter) -> Iterator[tuple[int, Any]]:
             pos = start
             if not more():
                 if depth == 0 and not in_string:
-                    raise FileError(line_at(start), "the file ends before the list is closed "
-                                                    "with ] (truncated JSON?)")
-                raise FileError(line_at(start),
-                                "the file ends in the middle of a task (truncated JSON?)")
+                    raise FileError(
+                        line_at(start),
+                        "the file ends before the list is closed with ] (truncated JSON?)",
+                    )
+                raise FileError(
+                    line_at(start), "the file ends in the middle of a task (truncated JSON?)"
+                )
             scan -= shift
             start = 0
         end = match.start()
@@ -265,8 +267,7 @@ def json_list_records(stream: ByteCounter) -> Iterator[tuple[int, Any]]:
             continue
         yield element_line, value
     if skip_space():
-        raise FileError(line_at(pos),
-                        "unexpected content after the closing ] of the list")
+        raise FileError(line_at(pos), "unexpected content after the closing ] of the list")
 
 
 def _text_lines(stream: ByteCounter) -> Iterator[str]:

@@ -81,8 +81,11 @@ class RowReader:
                 ext = obj["external_id"]
             else:
                 meta = obj.get("meta")
-                ext = (meta["external_id"] if meta.__class__ is dict and "external_id" in meta
-                       else obj.get("id"))
+                ext = (
+                    meta["external_id"]
+                    if meta.__class__ is dict and "external_id" in meta
+                    else obj.get("id")
+                )
             categories = obj.get("categories")
             predictions = obj.get("predictions")
             if predictions is not None:
@@ -92,14 +95,22 @@ class RowReader:
                 labels = self.annotations_of(annotations, data)
                 if labels:
                     predictions = labels if predictions is None else predictions + labels
-            return (data, external_id_of(ext),
-                    None if categories is None else categories_of(categories), predictions)
+            return (
+                data,
+                external_id_of(ext),
+                None if categories is None else categories_of(categories),
+                predictions,
+            )
         if self.label_studio:
             raise RowProblem('a Label Studio task needs a "data" object')
         data = {k: v for k, v in obj.items() if k != "id" and k != "categories"}
         categories = obj.get("categories")
-        return (data, external_id_of(obj.get("id")),
-                None if categories is None else categories_of(categories), None)
+        return (
+            data,
+            external_id_of(obj.get("id")),
+            None if categories is None else categories_of(categories),
+            None,
+        )
 
     # --- predictions -----------------------------------------------------------------------
     def predictions_of(self, value: Any, data: dict[str, Any]) -> list[dict[str, Any]] | None:
@@ -111,8 +122,9 @@ class RowReader:
         for n, prediction in enumerate(value, 1):
             if not isinstance(prediction, dict):
                 raise RowProblem(f"prediction {n} must be an object")
-            item: dict[str, Any] = {"result": self.result_of(prediction.get("result"), data,
-                                                             f"prediction {n}")}
+            item: dict[str, Any] = {
+                "result": self.result_of(prediction.get("result"), data, f"prediction {n}")
+            }
             score = prediction.get("score")
             if score is not None:
                 if isinstance(score, bool) or not isinstance(score, int | float):
@@ -139,19 +151,25 @@ class RowReader:
                 continue
             numbered.append((n, annotation))
         ids = [a.get("id") for _, a in numbered]
-        if len(numbered) > 1 and all(isinstance(i, int) and not isinstance(i, bool)
-                                     for i in ids):
-            numbered = [pair for _, pair in sorted(zip(ids, numbered, strict=True),
-                                                   key=lambda item: item[0])]
+        if len(numbered) > 1 and all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+            numbered = [
+                pair
+                for _, pair in sorted(zip(ids, numbered, strict=True), key=lambda item: item[0])
+            ]
         cleaned = []
         for n, annotation in numbered:
-            item: dict[str, Any] = {"result": self.result_of(annotation.get("result"), data,
-                                                             f"annotation {n}")}
+            item: dict[str, Any] = {
+                "result": self.result_of(annotation.get("result"), data, f"annotation {n}")
+            }
             meta = annotation.get("meta")
-            annotator = annotation.get("annotator", meta.get("annotator")
-                                       if isinstance(meta, dict) else None)
-            item["model"] = (f"annotation:{annotator}"[:200]
-                             if isinstance(annotator, str) and annotator else "annotation")
+            annotator = annotation.get(
+                "annotator", meta.get("annotator") if isinstance(meta, dict) else None
+            )
+            item["model"] = (
+                f"annotation:{annotator}"[:200]
+                if isinstance(annotator, str) and annotator
+                else "annotation"
+            )
             cleaned.append(item)
         return cleaned
 
@@ -160,8 +178,9 @@ class RowReader:
         try:
             if isinstance(result, list):
                 result = self._from_label_studio(result, where)
-            return result_validate(task_type=self.task_type, labels=self.labels, result=result,
-                                   data=data)
+            return result_validate(
+                task_type=self.task_type, labels=self.labels, result=result, data=data
+            )
         except DomainError as exc:
             raise RowProblem(f"{where}: {exc.detail}") from exc
 
@@ -178,26 +197,34 @@ class RowReader:
                 choices.extend(_strings(value.get("choices"), where, "choices"))
             elif kind == "labels":
                 for label in _strings(value.get("labels"), where, "labels"):
-                    spans.append({"start": value.get("start"), "end": value.get("end"),
-                                  "label": label})
+                    spans.append(
+                        {"start": value.get("start"), "end": value.get("end"), "label": label}
+                    )
             elif kind == "rectanglelabels":
                 width, height = region.get("original_width"), region.get("original_height")
                 if not (_number(width) and _number(height) and width > 0 and height > 0):
-                    raise RowProblem(f"{where}: a rectangle needs original_width and "
-                                     "original_height to turn percent into pixels")
+                    raise RowProblem(
+                        f"{where}: a rectangle needs original_width and "
+                        "original_height to turn percent into pixels"
+                    )
                 coords = [value.get(k) for k in ("x", "y", "width", "height")]
                 if not all(_number(c) for c in coords):
-                    raise RowProblem(f"{where}: a rectangle needs numeric x, y, width, "
-                                     "height")
+                    raise RowProblem(f"{where}: a rectangle needs numeric x, y, width, height")
                 x, y, w, h = coords
-                for label in _strings(value.get("rectanglelabels"), where,
-                                      "rectanglelabels"):
-                    boxes.append({"x": round(x * width / 100, 2), "y": round(y * height / 100, 2),
-                                  "w": round(w * width / 100, 2), "h": round(h * height / 100, 2),
-                                  "label": label})
+                for label in _strings(value.get("rectanglelabels"), where, "rectanglelabels"):
+                    boxes.append(
+                        {
+                            "x": round(x * width / 100, 2),
+                            "y": round(y * height / 100, 2),
+                            "w": round(w * width / 100, 2),
+                            "h": round(h * height / 100, 2),
+                            "label": label,
+                        }
+                    )
             else:
-                raise RowProblem(f"{where}: Label Studio regions of type {kind!r} "
-                                 "cannot be imported")
+                raise RowProblem(
+                    f"{where}: Label Studio regions of type {kind!r} cannot be imported"
+                )
         if self.task_type in (TaskType.TEXT_CLASSIFICATION, TaskType.IMAGE_CLASSIFICATION):
             if len(choices) != 1:
                 raise RowProblem(f"{where}: needs exactly one choice")

@@ -26,11 +26,24 @@ def import_job_latest(*, project: Project) -> ImportJob | None:
 def import_job_view(job: ImportJob) -> dict[str, Any]:
     """What the progress fragment shows."""
     finished = job.status in (JobStatus.DONE, JobStatus.FAILED)
-    errors = [{"where": (f"line {e['line']}" if isinstance(e.get("line"), int)
-                         else (e.get("line") or "file")),
-               "message": e.get("message", "")} for e in job.errors]
+    errors = [
+        {
+            "where": (
+                f"line {e['line']}" if isinstance(e.get("line"), int) else (e.get("line") or "file")
+            ),
+            "message": e.get("message", ""),
+        }
+        for e in job.errors
+    ]
     size = max(job.size_bytes, 1)
     read = size if finished else min(job.bytes_read, size)
-    return {"job": job, "finished": finished, "polling": not finished,
-            "errors": errors, "more": max(job.error_count - len(errors), 0),
-            "size": size, "read": read, "percent": round(100 * read / size)}
+    return {
+        "job": job,
+        "finished": finished,
+        "polling": not finished,
+        "errors": errors,
+        "more": max(job.error_count - len(errors), 0),
+        "size": size,
+        "read": read,
+        "percent": round(100 * read / size),
+    }

@@ -30,22 +30,26 @@ def import_format_detect(*, name: str, fmt: str | None = None) -> str:
     """The format asked for, or the one the file name says; DomainError when neither is known."""
     if fmt and fmt != "auto":
         if fmt not in ImportFormat.values:
-            raise DomainError("unknown_format",
-                              f"Unknown format {fmt!r}. Known: {', '.join(ImportFormat.values)}.",
-                              field="format")
+            raise DomainError(
+                "unknown_format",
+                f"Unknown format {fmt!r}. Known: {', '.join(ImportFormat.values)}.",
+                field="format",
+            )
         return fmt
     extension = posixpath.splitext(name.lower())[1]
     detected = FORMAT_BY_EXTENSION.get(extension)
     if detected is None:
-        raise DomainError("unknown_format",
-                          f"Cannot tell the format of {name!r} from its name: choose one of "
-                          f"{', '.join(ImportFormat.values)}, or name the file .json, .jsonl, "
-                          ".csv or .zip.", field="format")
+        raise DomainError(
+            "unknown_format",
+            f"Cannot tell the format of {name!r} from its name: choose one of "
+            f"{', '.join(ImportFormat.values)}, or name the file .json, .jsonl, "
+            ".csv or .zip.",
+            field="format",
+        )
     return detected
 
 
-def import_job_create(*, project: Project, user, file: File, fmt: str | None = None
-                      ) -> ImportJob:
+def import_job_create(*, project: Project, user, file: File, fmt: str | None = None) -> ImportJob:
     """Store the upload and enqueue its import after commit. Raises DomainError for an unknown
     format (400) or a file over FAIRLABEL_IMPORT_MAX_BYTES (413)."""
     name = posixpath.basename(str(file.name or "upload").replace("\\", "/")) or "upload"
@@ -53,13 +57,18 @@ def import_job_create(*, project: Project, user, file: File, fmt: str | None = N
     size = file.size or 0
     limit = settings.FAIRLABEL_IMPORT_MAX_BYTES
     if size > limit:
-        raise DomainError("too_large", f"The file has {size:,} bytes; the limit is {limit:,}.",
-                          status=413, field="file")
+        raise DomainError(
+            "too_large",
+            f"The file has {size:,} bytes; the limit is {limit:,}.",
+            status=413,
+            field="file",
+        )
     from labeling.importing.tasks import import_tasks
 
     with transaction.atomic():
-        job = ImportJob(project=project, created_by=user, original_name=name[:255], format=fmt,
-                        size_bytes=size)
+        job = ImportJob(
+            project=project, created_by=user, original_name=name[:255], format=fmt, size_bytes=size
+        )
         job.file.save(name, file, save=False)
         job.save()
         job_id = job.pk
@@ -89,8 +98,14 @@ class _ProgressWriter:
                 cursor.execute(
                     f"UPDATE {ImportJob._meta.db_table} SET bytes_read = %s, total = %s, "  # noqa: S608
                     "imported = %s WHERE id = %s AND status = %s",
-                    [progress.bytes_read, progress.total, progress.imported, self.job_id,
-                     JobStatus.RUNNING])
+                    [
+                        progress.bytes_read,
+                        progress.total,
+                        progress.imported,
+                        self.job_id,
+                        JobStatus.RUNNING,
+                    ],
+                )
         except DatabaseError:
             logger.warning("import %s: cannot save progress", self.job_id, exc_info=True)
             self.broken = True
@@ -122,17 +137,24 @@ def import_job_run(*, job_id: int) -> ImportJob | None:
     writer = _progress_writer(job.pk)
     try:
         with job.file.open("rb") as stream:
-            outcome = tasks_import(project=project, stream=stream, fmt=job.format,
-                                   size=job.size_bytes, on_progress=writer)
+            outcome = tasks_import(
+                project=project,
+                stream=stream,
+                fmt=job.format,
+                size=job.size_bytes,
+                on_progress=writer,
+            )
     except DatabaseError as exc:
         # A concurrent import of the same external ids, or the database going away.
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        outcome = ImportOutcome(errors=[{"line": None,
-                                         "message": f"the database refused the rows: {reason}"}],
-                                error_count=1)
+        outcome = ImportOutcome(
+            errors=[{"line": None, "message": f"the database refused the rows: {reason}"}],
+            error_count=1,
+        )
     except Exception:
-        _job_finish(job, ImportOutcome(errors=[{"line": None, "message": "internal error"}],
-                                       error_count=1))
+        _job_finish(
+            job, ImportOutcome(errors=[{"line": None, "message": "internal error"}], error_count=1)
+        )
         raise
     finally:
         if writer is not None:
@@ -148,16 +170,34 @@ def _job_finish(job: ImportJob, outcome: ImportOutcome) -> ImportJob:
     job.errors = outcome.errors
     job.error_count = outcome.error_count
     job.finished_at = timezone.now()
-    job.save(update_fields=["status", "total", "imported", "bytes_read", "errors", "error_count",
-                            "finished_at"])
+    job.save(
+        update_fields=[
+            "status",
+            "total",
+            "imported",
+            "bytes_read",
+            "errors",
+            "error_count",
+            "finished_at",
+        ]
+    )
     return job
 
 
 def import_job_payload(job: ImportJob) -> dict[str, Any]:
     """The API shape of a job (DESIGN.md), shared by the API and the page."""
-    return {"id": job.pk, "status": job.status, "format": job.format,
-            "original_name": job.original_name, "total": job.total, "imported": job.imported,
-            "errors": job.errors, "error_count": job.error_count,
-            "bytes_read": job.bytes_read, "size_bytes": job.size_bytes,
-            "created_at": job.created_at, "started_at": job.started_at,
-            "finished_at": job.finished_at}
+    return {
+        "id": job.pk,
+        "status": job.status,
+        "format": job.format,
+        "original_name": job.original_name,
+        "total": job.total,
+        "imported": job.imported,
+        "errors": job.errors,
+        "error_count": job.error_count,
+        "bytes_read": job.bytes_read,
+        "size_bytes": job.size_bytes,
+        "created_at": job.created_at,
+        "started_at": job.started_at,
+        "finished_at": job.finished_at,
+    }

@@ -5,8 +5,12 @@ from celery import shared_task
 from labeling.importing import services
 
 
-@shared_task(name="labeling.import_tasks", acks_late=True, soft_time_limit=3 * 3600,
-             time_limit=3 * 3600 + 300)
+@shared_task(
+    name="labeling.import_tasks",
+    acks_late=True,
+    soft_time_limit=3 * 3600,
+    time_limit=3 * 3600 + 300,
+)
 def import_tasks(*, job_id: int) -> str | None:
     """Run one import job; a job already running, done or failed is not run again."""
     job = services.import_job_run(job_id=job_id)

@@ -32,8 +32,9 @@ def import_upload(request, project_id: int):
     try:
         if upload is None:
             raise DomainError("invalid", "Choose a file to import.")
-        job = services.import_job_create(project=project, user=request.user, file=upload,
-                                         fmt=request.POST.get("format") or None)
+        job = services.import_job_create(
+            project=project, user=request.user, file=upload, fmt=request.POST.get("format") or None
+        )
     except DomainError as exc:
         if request.htmx:
             return render(request, STATUS_TEMPLATE, {"problem": exc.detail})

@@ -22,9 +22,9 @@ ALL_NAV = {url for urls in NAV.values() for url in urls}
 def test_token_and_me_for_every_role(make_user, api_client):
     for role in ROLES:
         user = make_user(role)
-        response = api_client.post("/api/auth/token/",
-                                   {"username": user.username, "password": PASSWORD},
-                                   format="json")
+        response = api_client.post(
+            "/api/auth/token/", {"username": user.username, "password": PASSWORD}, format="json"
+        )
         assert response.status_code == 200, response.content
         token = response.json()["token"]
         me = api_client.get("/api/me/", HTTP_AUTHORIZATION=f"Token {token}")
@@ -38,8 +38,9 @@ def test_token_and_me_for_every_role(make_user, api_client):
 
 def test_wrong_password_gets_a_json_error(make_user, api_client):
     user = make_user("owner")
-    response = api_client.post("/api/auth/token/", {"username": user.username,
-                                                    "password": "nope"}, format="json")
+    response = api_client.post(
+        "/api/auth/token/", {"username": user.username, "password": "nope"}, format="json"
+    )
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_credentials"
 
@@ -73,12 +74,15 @@ def test_each_role_sees_only_its_own_navigation(make_user, client, role):
             assert link not in html, f"{role} must not see {url}"
 
 
-@pytest.mark.parametrize(("role", "allowed"), [
-    ("annotator", {"/label/"}),
-    ("owner", {"/projects/", "/projects/new/"}),
-    ("auditor", {"/audit/"}),
-    ("admin", {"/projects/", "/projects/new/", "/audit/"}),
-])
+@pytest.mark.parametrize(
+    ("role", "allowed"),
+    [
+        ("annotator", {"/label/"}),
+        ("owner", {"/projects/", "/projects/new/"}),
+        ("auditor", {"/audit/"}),
+        ("admin", {"/projects/", "/projects/new/", "/audit/"}),
+    ],
+)
 def test_pages_are_checked_against_every_role(make_user, client, role, allowed):
     client.force_login(make_user(role))
     for url in ["/label/", "/projects/", "/projects/new/", "/audit/"]:
@@ -87,9 +91,16 @@ def test_pages_are_checked_against_every_role(make_user, client, role, allowed):
 
 
 def test_annotator_signup_creates_profile_and_logs_in(client):
-    response = client.post("/accounts/signup/", {
-        "username": "wanjiru", "password": "a-long-and-fine-password",
-        "country": "KE", "timezone": "Africa/Nairobi"}, follow=True)
+    response = client.post(
+        "/accounts/signup/",
+        {
+            "username": "wanjiru",
+            "password": "a-long-and-fine-password",
+            "country": "KE",
+            "timezone": "Africa/Nairobi",
+        },
+        follow=True,
+    )
     assert response.status_code == 200
     assert b"Your pseudonym is anno-" in response.content
     from django.contrib.auth.models import User
@@ -102,13 +113,21 @@ def test_annotator_signup_creates_profile_and_logs_in(client):
 
 def test_signup_rejects_unknown_country_and_duplicate_name(client, make_user):
     make_user("annotator", username="taken")
-    response = client.post("/accounts/signup/", {
-        "username": "taken", "password": "a-long-and-fine-password",
-        "country": "KE", "timezone": "UTC"})
+    response = client.post(
+        "/accounts/signup/",
+        {
+            "username": "taken",
+            "password": "a-long-and-fine-password",
+            "country": "KE",
+            "timezone": "UTC",
+        },
+    )
     assert response.status_code == 200
     assert b"is taken" in response.content
-    bad = client.post("/accounts/signup/", {"username": "x1", "password": "a-long-pass-123",
-                                            "country": "XX", "timezone": "UTC"})
+    bad = client.post(
+        "/accounts/signup/",
+        {"username": "x1", "password": "a-long-pass-123", "country": "XX", "timezone": "UTC"},
+    )
     assert b"XX" in bad.content  # the form refuses the choice
 
 
@@ -116,15 +135,15 @@ def test_login_is_locked_after_repeated_failures(client, make_user):
     user = make_user("owner")
     for _ in range(5):
         client.post("/accounts/login/", {"username": user.username, "password": "wrong"})
-    response = client.post("/accounts/login/", {"username": user.username,
-                                                "password": PASSWORD})
+    response = client.post("/accounts/login/", {"username": user.username, "password": PASSWORD})
     assert response.status_code == 429
     assert b"Too many attempts" in response.content
 
 
 def test_adduser_command(db, capsys):
-    call_command("adduser", "olga", role="auditor", password="pw", country="fr",
-                 timezone="Europe/Paris")
+    call_command(
+        "adduser", "olga", role="auditor", password="pw", country="fr", timezone="Europe/Paris"
+    )
     from django.contrib.auth.models import User
 
     olga = User.objects.get(username="olga")
@@ -149,8 +168,9 @@ def test_language_follows_the_browser_and_the_switcher(client):
     assert 'lang="en"' in english.content.decode()
 
 
-def test_token_auth_learns_the_role_in_the_same_query(make_user, client_for,
-                                                      django_assert_num_queries):
+def test_token_auth_learns_the_role_in_the_same_query(
+    make_user, client_for, django_assert_num_queries
+):
     client = client_for(make_user("auditor"))
     with django_assert_num_queries(2):  # token + user + role, then the profile
         body = client.get("/api/me/").json()

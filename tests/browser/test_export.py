@@ -23,7 +23,10 @@ def _check_json(content: bytes) -> None:
     rows = json.loads(content)
     assert len(rows) == 2 and rows[0]["external_id"] == "ext-0"
     assert [a["result"] for a in rows[0]["annotations"]] == [
-        {"label": "pos"}, {"label": "pos"}, {"label": "neg"}]
+        {"label": "pos"},
+        {"label": "pos"},
+        {"label": "neg"},
+    ]
     assert rows[0]["majority"] == {"label": "pos", "agreement": 0.6667}
 
 
@@ -86,8 +89,14 @@ def test_owner_exports_one_format_per_task_type_and_downloads_it(page):
             jobs.get_by_role("link", name="File").first.click()
         download = info.value
         assert download.suggested_filename.endswith(
-            {"json": ".json", "jsonl": ".jsonl", "conll2003": ".conll", "csv": ".csv",
-             "coco": ".json"}[fmt])
+            {
+                "json": ".json",
+                "jsonl": ".jsonl",
+                "conll2003": ".conll",
+                "csv": ".csv",
+                "coco": ".json",
+            }[fmt]
+        )
         check(Path(download.path()).read_bytes())
 
         if fmt == "coco":

@@ -29,11 +29,9 @@ def test_owner_imports_a_file_and_reads_the_errors_of_a_bad_one(page, tmp_path):
     owner = user_factory("owner", username="olga")
     project = project_factory(owner, title="Reviews")
     good = tmp_path / "reviews.jsonl"
-    good.write_text("".join(f'{{"id": "r{n}", "text": "review number {n}"}}\n'
-                            for n in range(25)))
+    good.write_text("".join(f'{{"id": "r{n}", "text": "review number {n}"}}\n' for n in range(25)))
     bad = tmp_path / "broken.jsonl"
-    bad.write_text('{"text": "fine"}\n{"txt": "typo"}\n{"id": "r1", "text": "again"}\n'
-                   '[1, 2]\n')
+    bad.write_text('{"text": "fine"}\n{"txt": "typo"}\n{"id": "r1", "text": "again"}\n[1, 2]\n')
 
     login(page, "olga")
     page.goto(f"/projects/{project.pk}/")
@@ -47,7 +45,8 @@ def test_owner_imports_a_file_and_reads_the_errors_of_a_bad_one(page, tmp_path):
     expect(job).to_have_attribute("data-status", "done")
     expect(page.get_by_test_id("import-state")).to_have_text("Done")
     expect(page.get_by_test_id("import-counts")).to_have_text(
-        re.compile(r"25 rows read\s*·\s*25 imported"))
+        re.compile(r"25 rows read\s*·\s*25 imported")
+    )
     progress = job.get_by_role("progressbar", name="Import progress")
     assert progress.get_attribute("value") == progress.get_attribute("max")
     expect(page.get_by_test_id("import-done")).to_contain_text("Imported 25 tasks.")
@@ -65,9 +64,11 @@ def test_owner_imports_a_file_and_reads_the_errors_of_a_bad_one(page, tmp_path):
     errors = page.get_by_test_id("import-errors").get_by_role("listitem")
     expect(errors).to_have_count(3)
     expect(errors.nth(0)).to_have_text(
-        "line 2: missing the field 'text' (a non-empty string) that text_classification needs")
+        "line 2: missing the field 'text' (a non-empty string) that text_classification needs"
+    )
     expect(errors.nth(1)).to_have_text(
-        "line 3: a task with the id 'r1' already exists in this project")
+        "line 3: a task with the id 'r1' already exists in this project"
+    )
     expect(errors.nth(2)).to_have_text("line 4: each task must be a JSON object, not a list")
     expect(page.get_by_role("alert")).to_contain_text("Nothing was imported: 3 problems")
     assert project.tasks.count() == 25

@@ -46,9 +46,11 @@ def _wait_task(page, previous=None):
         page.wait_for_selector("#task-view[data-task-id]")
     else:
         page.wait_for_function(
-            "prev => document.getElementById('task-view').dataset.taskId !== prev", arg=previous)
+            "prev => document.getElementById('task-view').dataset.taskId !== prev", arg=previous
+        )
     page.wait_for_function(
-        "document.getElementById('labeler').getAttribute('aria-busy') === 'false'")
+        "document.getElementById('labeler').getAttribute('aria-busy') === 'false'"
+    )
     return page.locator("#task-view").get_attribute("data-task-id")
 
 
@@ -75,9 +77,11 @@ def _expect_done(page):
 
 
 def test_text_classification_by_keyboard_with_undo(page):
-    project = _project(TaskType.TEXT_CLASSIFICATION,
-                       [{"data": {"text": f"Review {n}"}} for n in range(2)],
-                       instructions="Is the review **positive**?")
+    project = _project(
+        TaskType.TEXT_CLASSIFICATION,
+        [{"data": {"text": f"Review {n}"}} for n in range(2)],
+        instructions="Is the review **positive**?",
+    )
     annotator = _open(page, project)
     page.evaluate("window.samePage = true")  # gone if the page reloads
     assert page.get_by_text("Instructions").is_visible()
@@ -111,16 +115,23 @@ def break_gate(*, annotator, project, now):
     from labeling.policies import Refusal
 
     if BREAK_DUE["on"]:
-        return Refusal(code="break", detail="A paid break is due.", rule="breaks",
-                       until=now + timedelta(minutes=10))
+        return Refusal(
+            code="break",
+            detail="A paid break is due.",
+            rule="breaks",
+            until=now + timedelta(minutes=10),
+        )
     return None
 
 
 def test_a_refusal_shows_its_detail_until_and_rule_and_the_page_recovers(page, settings):
-    settings.FAIRLABEL_DISPATCH_GATES = ["labeling.policies.project_open_gate",
-                                         f"{__name__}.break_gate"]
-    project = _project(TaskType.TEXT_CLASSIFICATION,
-                       [{"data": {"text": f"T{n}"}} for n in range(2)])
+    settings.FAIRLABEL_DISPATCH_GATES = [
+        "labeling.policies.project_open_gate",
+        f"{__name__}.break_gate",
+    ]
+    project = _project(
+        TaskType.TEXT_CLASSIFICATION, [{"data": {"text": f"T{n}"}} for n in range(2)]
+    )
     annotator = _open(page, project)
     first = page.locator("#task-view").get_attribute("data-task-id")
     BREAK_DUE["on"] = True
@@ -131,8 +142,9 @@ def test_a_refusal_shows_its_detail_until_and_rule_and_the_page_recovers(page, s
         refusal.wait_for()
         assert "A paid break is due." in refusal.inner_text()
         assert "Until" in refusal.inner_text() and refusal.locator("time").count() == 1
-        assert refusal.get_by_role("link", name="The rule").get_attribute("href").endswith(
-            "#breaks")
+        assert (
+            refusal.get_by_role("link", name="The rule").get_attribute("href").endswith("#breaks")
+        )
         expect(page.get_by_test_id("status")).to_contain_text("A paid break is due. Until")
     finally:
         BREAK_DUE["on"] = False
@@ -168,11 +180,16 @@ def test_multi_label_by_keyboard_with_skip(page):
 def test_text_spans_by_keyboard_and_by_mouse_with_a_suggestion(page):
     text = "🙂 Ada Lovelace met Charles Babbage in London."  # the emoji: code points, not UTF-16
     suggested = "Grace Hopper worked at Harvard."
-    project = _project(TaskType.TEXT_SPANS, [
-        {"data": {"text": text}},
-        {"data": {"text": suggested},
-         "predictions": [{"result": {"spans": [{"start": 0, "end": 12, "label": "PER"}]}}]},
-    ])
+    project = _project(
+        TaskType.TEXT_SPANS,
+        [
+            {"data": {"text": text}},
+            {
+                "data": {"text": suggested},
+                "predictions": [{"result": {"spans": [{"start": 0, "end": 12, "label": "PER"}]}}],
+            },
+        ],
+    )
     annotator = _open(page, project)
     first = page.locator("#task-view").get_attribute("data-task-id")
     assert not page.get_by_test_id("suggestion-hint").is_visible()
@@ -213,17 +230,25 @@ def test_text_spans_by_keyboard_and_by_mouse_with_a_suggestion(page):
         return {"start": start, "end": start + len(fragment), "label": label}
 
     assert _results(annotator) == [
-        {"spans": [span(text, "Ada Lovelace", "PER"), span(text, "Charles Babbage", "PER"),
-                   span(text, "London", "LOC")]},
+        {
+            "spans": [
+                span(text, "Ada Lovelace", "PER"),
+                span(text, "Charles Babbage", "PER"),
+                span(text, "London", "LOC"),
+            ]
+        },
         {"spans": [span(suggested, "Grace Hopper", "PER"), span(suggested, "Harvard", "LOC")]},
     ]
 
 
 def test_image_classification_by_keyboard_with_a_protected_image(page):
-    project = _project(TaskType.IMAGE_CLASSIFICATION, [
-        {"data": {"image": IMAGE}},
-        {"data": {"image": IMAGE}, "categories": ["violence"]},
-    ])
+    project = _project(
+        TaskType.IMAGE_CLASSIFICATION,
+        [
+            {"data": {"image": IMAGE}},
+            {"data": {"image": IMAGE}, "categories": ["violence"]},
+        ],
+    )
     annotator = _open(page, project)
     first = page.locator("#task-view").get_attribute("data-task-id")
     image = page.get_by_test_id("task-image")
@@ -235,8 +260,8 @@ def test_image_classification_by_keyboard_with_a_protected_image(page):
     assert "grayscale(1)" in image.evaluate("img => getComputedStyle(img).filter")
     page.get_by_role("button", name="Show image").click()
     page.wait_for_function(
-        "() => !getComputedStyle(document.querySelector('.task-image')).filter"
-        ".includes('blur(1')")
+        "() => !getComputedStyle(document.querySelector('.task-image')).filter.includes('blur(1')"
+    )
     assert page.get_by_role("button", name="Blur again").get_attribute("aria-pressed") == "true"
     page.keyboard.press("1")
     page.keyboard.press("Enter")
@@ -254,10 +279,13 @@ def _drag(page, start, end):
 
 def test_image_boxes_by_mouse_move_resize_delete_zoom_and_a_suggestion(page):
     suggestion = {"boxes": [{"x": 10, "y": 20, "w": 30, "h": 40, "label": "dog"}]}
-    project = _project(TaskType.IMAGE_BOXES, [
-        {"data": {"image": IMAGE}},
-        {"data": {"image": IMAGE}, "predictions": [{"result": suggestion}]},
-    ])
+    project = _project(
+        TaskType.IMAGE_BOXES,
+        [
+            {"data": {"image": IMAGE}},
+            {"data": {"image": IMAGE}, "predictions": [{"result": suggestion}]},
+        ],
+    )
     annotator = _open(page, project)
     first = page.locator("#task-view").get_attribute("data-task-id")
     canvas = page.get_by_test_id("canvas")
@@ -267,19 +295,19 @@ def test_image_boxes_by_mouse_move_resize_delete_zoom_and_a_suggestion(page):
         scale = box["width"] / 400
         return box["x"] + x * scale, box["y"] + y * scale
 
-    _drag(page, screen(40, 60), screen(160, 200))                 # draw a "cat" (label 1)
-    _drag(page, screen(100, 130), screen(120, 150))               # move it by (+20, +20)
-    _drag(page, screen(180, 220), screen(200, 240))               # resize by its se corner
-    page.keyboard.press("2")                                      # the selected box becomes dog
-    page.keyboard.press("Escape")                                 # deselect...
-    page.keyboard.press("1")                                      # ...new boxes are cats
-    _drag(page, screen(230, 90), screen(360, 240))                # draw a second one
+    _drag(page, screen(40, 60), screen(160, 200))  # draw a "cat" (label 1)
+    _drag(page, screen(100, 130), screen(120, 150))  # move it by (+20, +20)
+    _drag(page, screen(180, 220), screen(200, 240))  # resize by its se corner
+    page.keyboard.press("2")  # the selected box becomes dog
+    page.keyboard.press("Escape")  # deselect...
+    page.keyboard.press("1")  # ...new boxes are cats
+    _drag(page, screen(230, 90), screen(360, 240))  # draw a second one
     width = canvas.bounding_box()["width"]
     page.get_by_role("button", name="Zoom in").click()
     assert canvas.bounding_box()["width"] == pytest.approx(width * 1.25, abs=1)
-    _drag(page, screen(10, 10), screen(50, 40))                   # a third, drawn zoomed in
+    _drag(page, screen(10, 10), screen(50, 40))  # a third, drawn zoomed in
     assert page.get_by_test_id("box-list").locator("li").count() == 3
-    page.keyboard.press("Delete")                                 # ...and deleted
+    page.keyboard.press("Delete")  # ...and deleted
     assert page.get_by_test_id("box-list").locator("li").count() == 2
     second = _submit(page, first)
 
@@ -291,8 +319,10 @@ def test_image_boxes_by_mouse_move_resize_delete_zoom_and_a_suggestion(page):
 
     drawn, accepted = _results(annotator)
     assert accepted == suggestion
-    expected = [{"x": 60, "y": 80, "w": 140, "h": 160, "label": "dog"},
-                {"x": 230, "y": 90, "w": 130, "h": 150, "label": "cat"}]
+    expected = [
+        {"x": 60, "y": 80, "w": 140, "h": 160, "label": "dog"},
+        {"x": 230, "y": 90, "w": 130, "h": 150, "label": "cat"},
+    ]
     assert [b["label"] for b in drawn["boxes"]] == [b["label"] for b in expected]
     for got, want in zip(drawn["boxes"], expected, strict=True):
         for key in ("x", "y", "w", "h"):
@@ -301,8 +331,9 @@ def test_image_boxes_by_mouse_move_resize_delete_zoom_and_a_suggestion(page):
 
 def test_sensitive_text_stays_hidden_until_shown(page):
     secret = "A description of a violent scene."
-    project = _project(TaskType.TEXT_CLASSIFICATION,
-                       [{"data": {"text": secret}, "categories": ["violence"]}])
+    project = _project(
+        TaskType.TEXT_CLASSIFICATION, [{"data": {"text": secret}, "categories": ["violence"]}]
+    )
     annotator = _open(page, project)
     cover = page.get_by_test_id("sensitive-cover")
     assert cover.is_visible() and "Violence" in cover.inner_text()
@@ -319,8 +350,11 @@ def test_sensitive_text_stays_hidden_until_shown(page):
 
 
 def test_label_page_with_a_task_loaded_is_accessible(page):
-    project = _project(TaskType.TEXT_SPANS, [{"data": {"text": "Ada Lovelace met Babbage."}}],
-                       instructions="Mark **people**.")
+    project = _project(
+        TaskType.TEXT_SPANS,
+        [{"data": {"text": "Ada Lovelace met Babbage."}}],
+        instructions="Mark **people**.",
+    )
     _open(page, project)
     for key in ("ArrowRight", "Shift+ArrowRight", "1", "End"):
         page.keyboard.press(key)

@@ -22,15 +22,17 @@ def _only_the_page_rules(settings):
 
 def _label(annotator, project, label):
     assignment = dispatch.assignment_next(annotator=annotator, project=project)
-    dispatch.annotation_submit(annotator=annotator, assignment_id=assignment.pk,
-                               result={"label": label})
+    dispatch.annotation_submit(
+        annotator=annotator, assignment_id=assignment.pk, result={"label": label}
+    )
     return assignment.task_id
 
 
 def test_owner_sees_progress_work_per_pseudonym_and_a_task_with_its_annotations(page):
     owner = user_factory("owner")
-    project = project_factory(owner, task_type=TaskType.TEXT_CLASSIFICATION, tasks=2,
-                              publish=True, annotations_per_task=2)
+    project = project_factory(
+        owner, task_type=TaskType.TEXT_CLASSIFICATION, tasks=2, publish=True, annotations_per_task=2
+    )
     amina = user_factory("annotator", username="amina_kamau")
     bruno = user_factory("annotator", username="bruno_tavares")
     first = _label(amina, project, "pos")
@@ -42,8 +44,10 @@ def test_owner_sees_progress_work_per_pseudonym_and_a_task_with_its_annotations(
     assert "1 of 2 tasks finished · 3 annotations" in page.get_by_test_id("progress").inner_text()
     rows = page.get_by_test_id("annotators").locator("tbody tr")
     assert rows.count() == 2
-    per_pseudonym = {rows.nth(i).locator("td").nth(0).inner_text():
-                     rows.nth(i).locator("td").nth(1).inner_text() for i in range(2)}
+    per_pseudonym = {
+        rows.nth(i).locator("td").nth(0).inner_text(): rows.nth(i).locator("td").nth(1).inner_text()
+        for i in range(2)
+    }
     assert per_pseudonym == {pseudonym_of(amina): "2", pseudonym_of(bruno): "1"}
     tasks = page.get_by_test_id("tasks")
     assert "2 / 2" in tasks.inner_text() and "1 / 2" in tasks.inner_text()

@@ -30,15 +30,20 @@ GOOD = {
 BAD = {
     TaskType.TEXT_CLASSIFICATION: ({"label": "maybe"}, "Choose one label among: pos, neg"),
     TaskType.MULTI_LABEL: ({"labels": ["tech", "cooking"]}, "Unknown labels: cooking"),
-    TaskType.TEXT_SPANS: ({"spans": [{"start": 5, "end": 9999, "label": "PER"}]},
-                          "offsets 5-9999 are outside the text"),
+    TaskType.TEXT_SPANS: (
+        {"spans": [{"start": 5, "end": 9999, "label": "PER"}]},
+        "offsets 5-9999 are outside the text",
+    ),
     TaskType.IMAGE_CLASSIFICATION: ({"label": "pos"}, "Choose one label among: cat, dog"),
-    TaskType.IMAGE_BOXES: ({"boxes": [{"x": 1, "y": 2, "w": 0, "h": 4, "label": "dog"}]},
-                           "positive width and height"),
+    TaskType.IMAGE_BOXES: (
+        {"boxes": [{"x": 1, "y": 2, "w": 0, "h": 4, "label": "dog"}]},
+        "positive width and height",
+    ),
 }
 
 
 # --- gates named in settings ---------------------------------------------------------------
+
 
 def break_gate(*, annotator, project, now):
     return Refusal(code="break", detail="Time for a paid break.", rule="breaks", until=UNTIL)
@@ -96,8 +101,7 @@ def project(owner):
     return project_factory(owner, tasks=5, publish=True, annotations_per_task=2)
 
 
-def test_a_refusing_gate_answers_409_with_rule_and_until(settings, client_for, annotator,
-                                                         project):
+def test_a_refusing_gate_answers_409_with_rule_and_until(settings, client_for, annotator, project):
     settings.FAIRLABEL_DISPATCH_GATES = _gates("break_gate")
     response = client_for(annotator).post(next_url(project))
     assert response.status_code == 409
@@ -111,8 +115,9 @@ def test_a_refusing_gate_answers_409_with_rule_and_until(settings, client_for, a
     assert set(Task.objects.values_list("slots_free", flat=True)) == {2}
 
 
-def test_gates_run_in_settings_order_and_receive_annotator_project_time(settings, annotator,
-                                                                        project):
+def test_gates_run_in_settings_order_and_receive_annotator_project_time(
+    settings, annotator, project
+):
     recording_gate.calls.clear()
     settings.FAIRLABEL_DISPATCH_GATES = _gates("recording_gate", "break_gate")
     with pytest.raises(DomainError) as refused:
@@ -126,15 +131,17 @@ def test_gates_run_in_settings_order_and_receive_annotator_project_time(settings
     assert recording_gate.calls == []  # the first refusal stops the list
 
 
-def test_a_restricting_gate_serves_only_tasks_without_sensitive_content(
-        settings, owner, make_user):
+def test_a_restricting_gate_serves_only_tasks_without_sensitive_content(settings, owner, make_user):
     project = project_factory(owner, content_categories=["violence"], publish=False)
-    tasks_create(project=project, rows=[
-        {"data": {"text": "unmarked, so sensitive"}},
-        {"data": {"text": "marked safe"}, "categories": []},
-        {"data": {"text": "gore"}, "categories": ["gore"]},
-        {"data": {"text": "also safe"}, "categories": []},
-    ])
+    tasks_create(
+        project=project,
+        rows=[
+            {"data": {"text": "unmarked, so sensitive"}},
+            {"data": {"text": "marked safe"}, "categories": []},
+            {"data": {"text": "gore"}, "categories": ["gore"]},
+            {"data": {"text": "also safe"}, "categories": []},
+        ],
+    )
     project.status = Project.Status.PUBLISHED
     project.save()
     settings.FAIRLABEL_DISPATCH_GATES = _gates("safe_only_gate")
@@ -152,18 +159,25 @@ def test_hooks_named_in_settings_see_every_event(settings, annotator, project):
     settings.FAIRLABEL_ASSIGNMENT_HOOKS = [f"{__name__}.RecordingHook"]
     RecordingHook.events = []
     first = dispatch.assignment_next(annotator=annotator, project=project, now=T0)
-    dispatch.annotation_submit(annotator=annotator, assignment_id=first.pk,
-                               result={"label": "pos"}, now=T0)
+    dispatch.annotation_submit(
+        annotator=annotator, assignment_id=first.pk, result={"label": "pos"}, now=T0
+    )
     second = dispatch.assignment_next(annotator=annotator, project=project, now=T0)
     dispatch.assignment_skip(annotator=annotator, assignment_id=second.pk, now=T0)
     third = dispatch.assignment_next(annotator=annotator, project=project, now=T0)
     dispatch.assignments_expire(now=T0 + timedelta(hours=1))
     assert RecordingHook.events == [
-        ("served", first.pk), ("submitted", first.pk), ("served", second.pk),
-        ("skipped", second.pk), ("served", third.pk), ("expired", [third.pk])]
+        ("served", first.pk),
+        ("submitted", first.pk),
+        ("served", second.pk),
+        ("skipped", second.pk),
+        ("served", third.pk),
+        ("expired", [third.pk]),
+    ]
 
 
 # --- claims ----------------------------------------------------------------------------------
+
 
 def test_unpublished_project_is_refused_with_project_closed(annotator, project):
     project_pause(project=project)
@@ -182,8 +196,9 @@ def test_api_answers_project_closed_for_a_paused_project(client_for, annotator, 
     assert response.json()["error"] == "project_closed"
 
 
-def test_draft_and_paused_projects_serve_nothing_through_the_api(client_for, annotator, owner,
-                                                                 project):
+def test_draft_and_paused_projects_serve_nothing_through_the_api(
+    client_for, annotator, owner, project
+):
     draft = project_factory(owner, tasks=2)
     project_pause(project=project)
     client = client_for(annotator)
@@ -201,8 +216,9 @@ def test_overlap_is_respected_and_no_task_twice_to_one_annotator(make_user, proj
             if assignment is None:
                 continue
             per_annotator[user.pk].append(assignment.task_id)
-            dispatch.annotation_submit(annotator=user, assignment_id=assignment.pk,
-                                       result={"label": "neg"})
+            dispatch.annotation_submit(
+                annotator=user, assignment_id=assignment.pk, result={"label": "neg"}
+            )
     for task_ids in per_annotator.values():
         assert len(task_ids) == len(set(task_ids))
     assert sum(len(v) for v in per_annotator.values()) == 10  # 5 tasks x overlap 2
@@ -216,8 +232,9 @@ def test_overlap_is_respected_and_no_task_twice_to_one_annotator(make_user, proj
 
 def test_the_open_assignment_is_returned_again(annotator, project):
     first = dispatch.assignment_next(annotator=annotator, project=project, now=T0)
-    again = dispatch.assignment_next(annotator=annotator, project=project,
-                                     now=T0 + timedelta(minutes=5))
+    again = dispatch.assignment_next(
+        annotator=annotator, project=project, now=T0 + timedelta(minutes=5)
+    )
     assert again.pk == first.pk
     assert again.task.pk == first.task_id
     assert Assignment.objects.count() == 1
@@ -230,22 +247,26 @@ def test_prefers_tasks_closest_to_done(make_user, owner):
     tasks = list(Task.objects.filter(project=project).order_by("id"))
     Task.objects.filter(pk=tasks[2].pk).update(slots_free=1)
     Task.objects.filter(pk=tasks[3].pk).update(slots_free=2)
-    served = [dispatch.assignment_next(annotator=make_user("annotator"), project=project).task_id
-              for _ in range(4)]
+    served = [
+        dispatch.assignment_next(annotator=make_user("annotator"), project=project).task_id
+        for _ in range(4)
+    ]
     # task 3 then task 4 (one slot left after the second claim), then the untouched ones
     assert served == [tasks[2].pk, tasks[3].pk, tasks[3].pk, tasks[0].pk]
 
 
 def test_an_annotator_ahead_of_the_others_still_gets_fresh_work_then_the_rest(make_user, owner):
     """Tasks it did with slots still free sort first; the dispatcher must walk past them."""
-    project = project_factory(owner, tasks=dispatch.HEAD_WINDOW + 20, publish=True,
-                              annotations_per_task=2)
+    project = project_factory(
+        owner, tasks=dispatch.HEAD_WINDOW + 20, publish=True, annotations_per_task=2
+    )
     fast, slow = make_user("annotator"), make_user("annotator")
     done = []
     while (assignment := dispatch.assignment_next(annotator=fast, project=project)) is not None:
         done.append(assignment.task_id)
-        dispatch.annotation_submit(annotator=fast, assignment_id=assignment.pk,
-                                   result={"label": "pos"})
+        dispatch.annotation_submit(
+            annotator=fast, assignment_id=assignment.pk, result={"label": "pos"}
+        )
     assert sorted(done) == sorted(Task.objects.values_list("id", flat=True))
     later = dispatch.assignment_next(annotator=slow, project=project)
     assert later.task_id == min(done)  # closest to done, oldest first
@@ -256,8 +277,12 @@ def test_204_when_nothing_is_left(client_for, annotator, owner):
     client = client_for(annotator)
     first = client.post(next_url(project))
     assert first.status_code == 200
-    assert client.post(submit_url(first.json()["assignment"]),
-                       {"result": {"label": "pos"}}, format="json").status_code == 201
+    assert (
+        client.post(
+            submit_url(first.json()["assignment"]), {"result": {"label": "pos"}}, format="json"
+        ).status_code
+        == 201
+    )
     response = client.post(next_url(project))
     assert response.status_code == 204
     assert response.content == b""
@@ -278,15 +303,19 @@ def test_next_payload_shape(client_for, annotator, project):
 
 # --- roles ---------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("role", ["owner", "auditor", "admin", None])
-def test_only_annotators_ask_submit_or_skip(role, make_user, client_for, api_client, annotator,
-                                            project):
+def test_only_annotators_ask_submit_or_skip(
+    role, make_user, client_for, api_client, annotator, project
+):
     assignment = dispatch.assignment_next(annotator=annotator, project=project)
     client = client_for(make_user(role)) if role else api_client
     expected = 403 if role else 401
-    for url, body in ((next_url(project), None),
-                      (submit_url(assignment.pk), {"result": {"label": "pos"}}),
-                      (skip_url(assignment.pk), None)):
+    for url, body in (
+        (next_url(project), None),
+        (submit_url(assignment.pk), {"result": {"label": "pos"}}),
+        (skip_url(assignment.pk), None),
+    ):
         response = client.post(url, body, format="json")
         assert response.status_code == expected, (url, response.content)
         assert response.json()["error"] in ("permission_denied", "not_authenticated")
@@ -299,8 +328,10 @@ def test_only_annotators_ask_submit_or_skip(role, make_user, client_for, api_cli
 def test_another_annotators_assignment_is_not_found(make_user, client_for, annotator, project):
     assignment = dispatch.assignment_next(annotator=annotator, project=project)
     intruder = client_for(make_user("annotator"))
-    for url, body in ((submit_url(assignment.pk), {"result": {"label": "pos"}}),
-                      (skip_url(assignment.pk), None)):
+    for url, body in (
+        (submit_url(assignment.pk), {"result": {"label": "pos"}}),
+        (skip_url(assignment.pk), None),
+    ):
         response = intruder.post(url, body, format="json")
         assert response.status_code == 404
         assert response.json()["error"] == "not_found"
@@ -311,9 +342,9 @@ def test_another_annotators_assignment_is_not_found(make_user, client_for, annot
 
 # --- submit ----------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("task_type", list(TaskType))
-def test_submit_validates_the_result_for_each_task_type(task_type, owner, annotator,
-                                                        client_for):
+def test_submit_validates_the_result_for_each_task_type(task_type, owner, annotator, client_for):
     project = project_factory(owner, task_type=task_type, tasks=1, publish=True)
     client = client_for(annotator)
     assignment_id = client.post(next_url(project)).json()["assignment"]
@@ -352,8 +383,9 @@ def test_seconds_are_measured_on_the_server_from_serving(client_for, annotator, 
     with time_machine.travel(T0, tick=False):
         assignment_id = client.post(next_url(project)).json()["assignment"]
     with time_machine.travel(T0 + timedelta(seconds=42, milliseconds=250), tick=False):
-        response = client.post(submit_url(assignment_id),
-                               {"result": {"label": "pos"}, "seconds": 1}, format="json")
+        response = client.post(
+            submit_url(assignment_id), {"result": {"label": "pos"}, "seconds": 1}, format="json"
+        )
     assert response.status_code == 201
     assert response.json()["seconds"] == "42.250"
     assert Annotation.objects.get().seconds == Decimal("42.250")
@@ -364,9 +396,12 @@ def test_expired_submit_is_accepted_while_its_slot_is_free(annotator, owner):
     assignment = dispatch.assignment_next(annotator=annotator, project=project, now=T0)
     assert dispatch.assignments_expire(now=T0 + timedelta(minutes=11)) == 1
     assert Task.objects.get().slots_free == 1
-    outcome = dispatch.annotation_submit(annotator=annotator, assignment_id=assignment.pk,
-                                         result={"label": "pos"},
-                                         now=T0 + timedelta(minutes=12))
+    outcome = dispatch.annotation_submit(
+        annotator=annotator,
+        assignment_id=assignment.pk,
+        result={"label": "pos"},
+        now=T0 + timedelta(minutes=12),
+    )
     assert outcome.created and not outcome.is_extra
     task = Task.objects.get()
     assert (task.slots_free, task.annotation_count) == (0, 1)
@@ -375,7 +410,8 @@ def test_expired_submit_is_accepted_while_its_slot_is_free(annotator, owner):
 
 
 def test_expired_submit_after_the_slot_went_elsewhere_is_kept_as_extra(
-        client_for, make_user, owner):
+    client_for, make_user, owner
+):
     project = project_factory(owner, tasks=1, publish=True)
     late, other = make_user("annotator"), make_user("annotator")
     with time_machine.travel(T0, tick=False):
@@ -383,8 +419,9 @@ def test_expired_submit_after_the_slot_went_elsewhere_is_kept_as_extra(
     with time_machine.travel(T0 + timedelta(minutes=11), tick=False):
         assert dispatch.assignments_expire() == 1
         other_id = client_for(other).post(next_url(project)).json()["assignment"]
-        response = client_for(late).post(submit_url(late_id), {"result": {"label": "neg"}},
-                                         format="json")
+        response = client_for(late).post(
+            submit_url(late_id), {"result": {"label": "neg"}}, format="json"
+        )
     assert response.status_code == 409
     body = response.json()
     assert body["error"] == "slot_taken"
@@ -392,8 +429,7 @@ def test_expired_submit_after_the_slot_went_elsewhere_is_kept_as_extra(
     kept = Annotation.objects.get(pk=body["annotation"]["id"])
     assert kept.is_extra and kept.result == {"label": "neg"}
     assert Task.objects.get().annotation_count == 0
-    ok = client_for(other).post(submit_url(other_id), {"result": {"label": "pos"}},
-                                format="json")
+    ok = client_for(other).post(submit_url(other_id), {"result": {"label": "pos"}}, format="json")
     assert ok.status_code == 201
     task = Task.objects.get()
     assert (task.annotation_count, task.slots_free) == (1, 0)
@@ -402,8 +438,10 @@ def test_expired_submit_after_the_slot_went_elsewhere_is_kept_as_extra(
 
 # --- skip ----------------------------------------------------------------------------------
 
+
 def test_skip_releases_the_slot_without_penalty_and_never_shows_the_task_again(
-        client_for, annotator, owner):
+    client_for, annotator, owner
+):
     project = project_factory(owner, tasks=2, publish=True)
     client = client_for(annotator)
     first = client.post(next_url(project)).json()
@@ -416,8 +454,7 @@ def test_skip_releases_the_slot_without_penalty_and_never_shows_the_task_again(
     assert second["task"]["id"] != first["task"]["id"]
     client.post(skip_url(second["assignment"]))
     assert client.post(next_url(project)).status_code == 204
-    late = client.post(submit_url(first["assignment"]), {"result": {"label": "pos"}},
-                       format="json")
+    late = client.post(submit_url(first["assignment"]), {"result": {"label": "pos"}}, format="json")
     assert late.status_code == 409
     assert late.json()["error"] == "skipped"
 
@@ -433,13 +470,15 @@ def test_a_submitted_assignment_cannot_be_skipped(client_for, annotator, project
 
 # --- query counts --------------------------------------------------------------------------
 
+
 def _cycle_queries(client, project, django_assert_max_num_queries, bound_next, bound_submit):
     for _ in range(3):
         with django_assert_max_num_queries(bound_next):
             body = client.post(next_url(project)).json()
         with django_assert_max_num_queries(bound_submit):
-            response = client.post(submit_url(body["assignment"]), {"result": {"label": "pos"}},
-                                   format="json")
+            response = client.post(
+                submit_url(body["assignment"]), {"result": {"label": "pos"}}, format="json"
+            )
         assert response.status_code == 201
 
 
@@ -452,23 +491,28 @@ SUBMIT_QUERIES = 8
 
 @pytest.mark.parametrize("size", [10, 2000])
 def test_query_count_per_call_does_not_depend_on_project_size(
-        size, owner, make_user, client_for, django_assert_max_num_queries):
+    size, owner, make_user, client_for, django_assert_max_num_queries
+):
     project = project_factory(owner, tasks=size, publish=True, annotations_per_task=3)
     for _ in range(3):  # some history: other annotators' work and a skip
         other = make_user("annotator")
         assignment = dispatch.assignment_next(annotator=other, project=project)
-        dispatch.annotation_submit(annotator=other, assignment_id=assignment.pk,
-                                   result={"label": "pos"})
+        dispatch.annotation_submit(
+            annotator=other, assignment_id=assignment.pk, result={"label": "pos"}
+        )
     client = client_for(make_user("annotator"))
     postgres = connection.vendor == "postgresql"
-    _cycle_queries(client, project, django_assert_max_num_queries, NEXT_QUERIES + postgres,
-                   SUBMIT_QUERIES)
+    _cycle_queries(
+        client, project, django_assert_max_num_queries, NEXT_QUERIES + postgres, SUBMIT_QUERIES
+    )
 
 
 # --- expiry --------------------------------------------------------------------------------
 
+
 def test_an_abandoned_assignment_returns_to_the_queue_after_the_lifetime(
-        settings, make_user, owner):
+    settings, make_user, owner
+):
     settings.FAIRLABEL_ASSIGNMENT_MINUTES = Decimal("0.5")
     project = project_factory(owner, tasks=1, publish=True)
     gone, waiting = make_user("annotator"), make_user("annotator")
@@ -478,15 +522,18 @@ def test_an_abandoned_assignment_returns_to_the_queue_after_the_lifetime(
     assert dispatch.assignments_expire(now=T0 + timedelta(seconds=29)) == 0
     assert dispatch.assignments_expire(now=T0 + timedelta(seconds=30)) == 1
     assert dispatch.assignments_expire(now=T0 + timedelta(seconds=31)) == 0  # idempotent
-    served = dispatch.assignment_next(annotator=waiting, project=project,
-                                      now=T0 + timedelta(seconds=31))
+    served = dispatch.assignment_next(
+        annotator=waiting, project=project, now=T0 + timedelta(seconds=31)
+    )
     assert served.task_id == abandoned.task_id
     abandoned.refresh_from_db()
     assert abandoned.status == Assignment.Status.EXPIRED and not abandoned.holds_slot
     # the one who abandoned it never gets it back
     dispatch.assignments_expire(now=T0 + timedelta(hours=1))
-    assert dispatch.assignment_next(annotator=gone, project=project,
-                                    now=T0 + timedelta(hours=1)) is None
+    assert (
+        dispatch.assignment_next(annotator=gone, project=project, now=T0 + timedelta(hours=1))
+        is None
+    )
 
 
 def test_an_expired_open_assignment_is_released_when_its_owner_asks_again(annotator, owner):
@@ -498,15 +545,15 @@ def test_an_expired_open_assignment_is_released_when_its_owner_asks_again(annota
     first.refresh_from_db()
     assert first.status == Assignment.Status.EXPIRED
     assert Task.objects.get(pk=first.task_id).slots_free == 1
-    assert dispatch.assignment_next(annotator=annotator, project=project, now=later).pk == \
-        second.pk
+    assert dispatch.assignment_next(annotator=annotator, project=project, now=later).pk == second.pk
 
 
 def test_the_beat_job_expires_through_celery(settings, annotator, owner):
     from labeling.tasks import expire_assignments
 
     assert "labeling.expire_assignments" in {
-        entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+        entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()
+    }
     project = project_factory(owner, tasks=1, publish=True)
     with time_machine.travel(T0, tick=False):
         dispatch.assignment_next(annotator=annotator, project=project)

@@ -24,8 +24,10 @@ from tests.factories import project_factory
 ROOT = Path(__file__).resolve().parents[2]
 
 # serialized_rollback: the flush after each test drops the role groups the migrations made.
-pytestmark = [pytest.mark.postgres,
-              pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
 
 
 def _cycle_until_done(client, project_id: int, outcome: dict, deadline: float) -> None:
@@ -43,8 +45,11 @@ def _cycle_until_done(client, project_id: int, outcome: dict, deadline: float) -
             assert response.status_code == 200, response.content
             body = response.json()
             outcome["served"].append(body["task"]["id"])
-            submit = client.post(f"/api/assignments/{body['assignment']}/submit/",
-                                 {"result": {"label": "pos"}}, format="json")
+            submit = client.post(
+                f"/api/assignments/{body['assignment']}/submit/",
+                {"result": {"label": "pos"}},
+                format="json",
+            )
             outcome["statuses"].append(submit.status_code)
     except Exception as exc:  # reported by the main thread
         outcome["error"] = repr(exc)
@@ -52,14 +57,15 @@ def _cycle_until_done(client, project_id: int, outcome: dict, deadline: float) -
         thread_connection.close()
 
 
-def test_32_annotators_at_once_fill_every_task_exactly_to_its_overlap(owner, make_user,
-                                                                       client_for):
+def test_32_annotators_at_once_fill_every_task_exactly_to_its_overlap(owner, make_user, client_for):
     project = project_factory(owner, tasks=150, publish=True, annotations_per_task=3)
     clients = [client_for(make_user("annotator")) for _ in range(32)]
     outcomes = [{"served": [], "statuses": []} for _ in clients]
     deadline = time.monotonic() + 60
-    threads = [threading.Thread(target=_cycle_until_done, args=(c, project.pk, o, deadline))
-               for c, o in zip(clients, outcomes, strict=True)]
+    threads = [
+        threading.Thread(target=_cycle_until_done, args=(c, project.pk, o, deadline))
+        for c, o in zip(clients, outcomes, strict=True)
+    ]
     started = time.monotonic()
     for thread in threads:
         thread.start()
@@ -90,7 +96,8 @@ def _load_tasks(project, count: int, *, slots: int) -> None:
             "INSERT INTO labeling_task (project_id, data, is_sensitive, slots_free, "
             "annotation_count, created_at) SELECT %s, jsonb_build_object('text', 'task ' || g), "
             "false, %s, 0, now() FROM generate_series(1, %s) AS g",
-            [project.pk, slots, count])
+            [project.pk, slots, count],
+        )
         cursor.execute("ANALYZE labeling_task")
         cursor.execute("ANALYZE labeling_assignment")
 
@@ -99,8 +106,9 @@ def test_every_claim_query_walks_the_partial_index_on_a_large_project(owner, ann
     project = project_factory(owner, tasks=1, publish=True, annotations_per_task=3)
     _load_tasks(project, 20_000, slots=3)
     for sensitive_allowed in (True, False):
-        querysets = dispatch.claim_querysets(annotator=annotator, project=project,
-                                             sensitive_allowed=sensitive_allowed)
+        querysets = dispatch.claim_querysets(
+            annotator=annotator, project=project, sensitive_allowed=sensitive_allowed
+        )
         assert len(querysets) == 3
         for queryset in querysets:
             with transaction.atomic():
@@ -117,8 +125,9 @@ def test_a_fast_annotator_is_not_slowed_by_the_tasks_it_already_did(owner, annot
     _load_tasks(project, 5_000, slots=3)
     for _ in range(dispatch.HEAD_WINDOW * 3):
         assignment = dispatch.assignment_next(annotator=annotator, project=project)
-        dispatch.annotation_submit(annotator=annotator, assignment_id=assignment.pk,
-                                   result={"label": "pos"})
+        dispatch.annotation_submit(
+            annotator=annotator, assignment_id=assignment.pk, result={"label": "pos"}
+        )
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE labeling_task")
         cursor.execute("ANALYZE labeling_assignment")
@@ -134,36 +143,62 @@ def test_a_fast_annotator_is_not_slowed_by_the_tasks_it_already_did(owner, annot
 
 
 def _clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if k not in {"DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE",
-                        "DJANGO_ALLOW_ASYNC_UNSAFE"}}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k
+        not in {"DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    }
     env.update(extra)
     return env
 
 
 @pytest.mark.redis
-@pytest.mark.filterwarnings("ignore::celery.exceptions.AlwaysEagerIgnored",
-                            "ignore:Results are not stored:RuntimeWarning")
+@pytest.mark.filterwarnings(
+    "ignore::celery.exceptions.AlwaysEagerIgnored", "ignore:Results are not stored:RuntimeWarning"
+)
 def test_a_real_worker_runs_the_expiry_job_and_the_slot_returns(owner, make_user, tmp_path):
     from fairlabel.celery import app
 
     project = project_factory(owner, tasks=1, publish=True)
     gone, waiting = make_user("annotator"), make_user("annotator")
-    abandoned = dispatch.assignment_next(annotator=gone, project=project,
-                                         now=timezone.now() - timedelta(minutes=11))
+    abandoned = dispatch.assignment_next(
+        annotator=gone, project=project, now=timezone.now() - timedelta(minutes=11)
+    )
     assert dispatch.assignment_next(annotator=waiting, project=project) is None
 
     db = connection.settings_dict
-    url = (f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST'] or '127.0.0.1'}:"
-           f"{db['PORT'] or 5432}/{db['NAME']}")
+    url = (
+        f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST'] or '127.0.0.1'}:"
+        f"{db['PORT'] or 5432}/{db['NAME']}"
+    )
     queue = f"test-expiry-{uuid.uuid4().hex[:8]}"
-    env = _clean_env(DATABASE_URL=url, REDIS_URL=os.environ["REDIS_URL"],
-                     FAIRLABEL_VAR_DIR=str(tmp_path),
-                     DJANGO_SETTINGS_MODULE="fairlabel.settings.base")
+    env = _clean_env(
+        DATABASE_URL=url,
+        REDIS_URL=os.environ["REDIS_URL"],
+        FAIRLABEL_VAR_DIR=str(tmp_path),
+        DJANGO_SETTINGS_MODULE="fairlabel.settings.base",
+    )
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "fairlabel", "worker", "-Q", queue,
-         "--concurrency=1", "--pool=solo", "--loglevel=WARNING"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "fairlabel",
+            "worker",
+            "-Q",
+            queue,
+            "--concurrency=1",
+            "--pool=solo",
+            "--loglevel=WARNING",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         result = app.send_task("labeling.expire_assignments", queue=queue)
         assert result.get(timeout=60) == 1

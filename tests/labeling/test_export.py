@@ -37,6 +37,7 @@ def jsonl_rows(path):
 
 # --- JSON and JSONL ------------------------------------------------------------------------
 
+
 def test_jsonl_rows_have_the_contract_shape_with_pseudonyms_only(tmp_path):
     project = labeled_project(TaskType.TEXT_CLASSIFICATION, leave_unlabeled=1)
     count, path = export(project, "jsonl", tmp_path)
@@ -88,7 +89,9 @@ def test_extra_annotations_are_included_and_flagged(tmp_path):
     _, path = export(project, "jsonl", tmp_path)
     [row] = jsonl_rows(path)
     assert [(a["result"]["label"], a["is_extra"]) for a in row["annotations"]] == [
-        ("pos", False), ("neg", True)]
+        ("pos", False),
+        ("neg", True),
+    ]
 
 
 def test_only_finished_and_majority(tmp_path):
@@ -116,21 +119,29 @@ def test_task_categories_travel_with_the_row(tmp_path):
     from labeling.services import tasks_create
 
     project = project_factory(content_categories=["violence"])
-    tasks_create(project=project, rows=[{"data": {"text": "calm"}, "categories": []},
-                                        {"data": {"text": "unmarked"}}])
+    tasks_create(
+        project=project,
+        rows=[{"data": {"text": "calm"}, "categories": []}, {"data": {"text": "unmarked"}}],
+    )
     _, path = export(project, "jsonl", tmp_path)
     rows = jsonl_rows(path)
     assert rows[0]["categories"] == [] and "categories" not in rows[1]
 
 
-def test_export_streams_in_chunks_with_a_fixed_number_of_queries(tmp_path,
-                                                                django_assert_max_num_queries):
+def test_export_streams_in_chunks_with_a_fixed_number_of_queries(
+    tmp_path, django_assert_max_num_queries
+):
     project = labeled_project(TaskType.TEXT_CLASSIFICATION, tasks=7, per_task=1, annotators=1)
     calls = []
     # count + per chunk (tasks + annotations) + pseudonyms once + the final empty page + record
     with django_assert_max_num_queries(14):
-        count = services.export_to_path(project=project, fmt="jsonl", path=tmp_path / "o.jsonl",
-                                        chunk_size=2, progress=lambda d, t: calls.append((d, t)))
+        count = services.export_to_path(
+            project=project,
+            fmt="jsonl",
+            path=tmp_path / "o.jsonl",
+            chunk_size=2,
+            progress=lambda d, t: calls.append((d, t)),
+        )
     assert count == 7
     assert calls == [(0, 7), (2, 7), (4, 7), (6, 7), (7, 7)]
     assert len(jsonl_rows(tmp_path / "o.jsonl")) == 7
@@ -138,16 +149,26 @@ def test_export_streams_in_chunks_with_a_fixed_number_of_queries(tmp_path,
 
 # --- CSV -----------------------------------------------------------------------------------
 
+
 def test_csv_columns_label_counts_and_formula_escaping(tmp_path):
     project = labeled_project(TaskType.TEXT_CLASSIFICATION, tasks=3)
     _, path = export(project, "csv", tmp_path, majority=True)
     rows = list(csv.DictReader(io.StringIO(path.read_text())))
-    assert list(rows[0]) == ["id", "external_id", "text", "source", "annotations", "label:pos",
-                             "label:neg", "label:neutral", "majority", "agreement"]
+    assert list(rows[0]) == [
+        "id",
+        "external_id",
+        "text",
+        "source",
+        "annotations",
+        "label:pos",
+        "label:neg",
+        "label:neutral",
+        "majority",
+        "agreement",
+    ]
     assert rows[0]["text"] == "Ada Lovelace met Charles Babbage in London."
     assert rows[2]["text"].startswith("'=HYPERLINK")
-    assert (rows[0]["label:pos"], rows[0]["label:neg"], rows[0]["label:neutral"]) == ("2", "1",
-                                                                                       "0")
+    assert (rows[0]["label:pos"], rows[0]["label:neg"], rows[0]["label:neutral"]) == ("2", "1", "0")
     assert (rows[0]["majority"], rows[0]["agreement"]) == ("pos", "0.6667")
     annotations = json.loads(rows[0]["annotations"])
     assert [a["result"]["label"] for a in annotations] == ["pos", "pos", "neg"]
@@ -158,8 +179,10 @@ def test_csv_escapes_every_dangerous_start_and_prefixes_colliding_fields(tmp_pat
 
     project = project_factory(task_type=TaskType.TEXT_CLASSIFICATION)
     texts = ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx", "plain"]
-    tasks_create(project=project, rows=[{"data": {"text": t, "id": "inner"}, "id": f"=e{n}"}
-                                        for n, t in enumerate(texts)])
+    tasks_create(
+        project=project,
+        rows=[{"data": {"text": t, "id": "inner"}, "id": f"=e{n}"} for n, t in enumerate(texts)],
+    )
     _, path = export(project, "csv", tmp_path)
     rows = list(csv.reader(io.StringIO(path.read_bytes().decode(), newline="")))
     header, body = rows[0], rows[1:]
@@ -178,6 +201,7 @@ def test_csv_of_image_boxes_counts_boxes_per_label(tmp_path):
 
 # --- Label Studio --------------------------------------------------------------------------
 
+
 def test_label_studio_choices(tmp_path):
     project = labeled_project(TaskType.TEXT_CLASSIFICATION, tasks=1)
     _, path = export(project, "label_studio", tmp_path)
@@ -185,8 +209,11 @@ def test_label_studio_choices(tmp_path):
     assert set(task) >= {"id", "data", "annotations"}
     item = task["annotations"][0]["result"][0]
     assert {k: item[k] for k in ("from_name", "to_name", "type", "value")} == {
-        "from_name": "label", "to_name": "text", "type": "choices",
-        "value": {"choices": ["pos"]}}
+        "from_name": "label",
+        "to_name": "text",
+        "type": "choices",
+        "value": {"choices": ["pos"]},
+    }
     assert task["annotations"][2]["result"][0]["value"] == {"choices": ["neg"]}
 
 
@@ -210,12 +237,19 @@ def test_label_studio_boxes_are_in_percent_of_the_image(tmp_path):
     _, path = export(project, "label_studio", tmp_path)
     item = json.loads(path.read_text())[0]["annotations"][0]["result"][0]
     assert item["type"] == "rectanglelabels" and item["to_name"] == "image"
-    assert item["value"] == {"x": 10.0, "y": 10.0, "width": 50.0, "height": 50.0,
-                             "rotation": 0, "rectanglelabels": ["cat"]}
+    assert item["value"] == {
+        "x": 10.0,
+        "y": 10.0,
+        "width": 50.0,
+        "height": 50.0,
+        "rotation": 0,
+        "rectanglelabels": ["cat"],
+    }
     assert (item["original_width"], item["original_height"]) == (640, 480)
 
 
 # --- CoNLL 2003 and COCO -------------------------------------------------------------------
+
 
 def test_conll2003_first_annotation_bio_tags(tmp_path):
     project = labeled_project(TaskType.TEXT_SPANS, tasks=3, leave_unlabeled=1)
@@ -224,19 +258,25 @@ def test_conll2003_first_annotation_bio_tags(tmp_path):
     documents = text.split("-DOCSTART- -X- -X- O\n\n")
     assert documents[0] == "" and len(documents) == 3  # the unlabeled task is left out
     lines = documents[1].splitlines()
-    assert lines[:4] == ["Ada -X- _ B-PER", "Lovelace -X- _ I-PER", "met -X- _ O",
-                         "Charles -X- _ O"]
+    assert lines[:4] == [
+        "Ada -X- _ B-PER",
+        "Lovelace -X- _ I-PER",
+        "met -X- _ O",
+        "Charles -X- _ O",
+    ]
     assert "London -X- _ B-LOC" in lines and lines[-2:] == [". -X- _ O", ""]
     assert count == 3
 
 
 def test_conll2003_majority_drops_what_only_a_minority_tagged():
     tokens = tokens_of("Ada met Bob in Paris")
-    one = bio_tags(tokens, [{"start": 0, "end": 3, "label": "PER"},
-                            {"start": 15, "end": 20, "label": "LOC"}])
+    one = bio_tags(
+        tokens, [{"start": 0, "end": 3, "label": "PER"}, {"start": 15, "end": 20, "label": "LOC"}]
+    )
     two = bio_tags(tokens, [{"start": 0, "end": 3, "label": "PER"}])
-    three = bio_tags(tokens, [{"start": 0, "end": 3, "label": "PER"},
-                              {"start": 8, "end": 11, "label": "PER"}])
+    three = bio_tags(
+        tokens, [{"start": 0, "end": 3, "label": "PER"}, {"start": 8, "end": 11, "label": "PER"}]
+    )
     assert majority_tags([one, two, three]) == ["B-PER", "O", "O", "O", "O"]
 
 
@@ -250,10 +290,14 @@ def test_coco(tmp_path):
     project = labeled_project(TaskType.IMAGE_BOXES, tasks=2)
     _, path = export(project, "coco", tmp_path)
     coco = json.loads(path.read_text())
-    assert coco["categories"] == [{"id": 1, "name": "cat", "supercategory": "none"},
-                                  {"id": 2, "name": "dog", "supercategory": "none"}]
+    assert coco["categories"] == [
+        {"id": 1, "name": "cat", "supercategory": "none"},
+        {"id": 2, "name": "dog", "supercategory": "none"},
+    ]
     assert [(i["file_name"], i["width"], i["height"]) for i in coco["images"]] == [
-        ("0.png", 640, 480), ("1.png", 640, 480)]
+        ("0.png", 640, 480),
+        ("1.png", 640, 480),
+    ]
     assert len(coco["annotations"]) == 10  # 2 tasks x (2 + 2 + 1 boxes)
     first = coco["annotations"][0]
     assert first["bbox"] == [64, 48, 320, 240] and first["category_id"] == 1
@@ -275,6 +319,7 @@ def test_format_must_fit_the_task_type(tmp_path):
 
 # --- Provenance ----------------------------------------------------------------------------
 
+
 def test_provenance_record_beside_the_export(tmp_path, settings):
     settings.FAIRLABEL_FLOOR_HOURLY = Decimal("12.00")
     project = labeled_project(TaskType.TEXT_CLASSIFICATION, tasks=2, per_task=2, annotators=2)
@@ -288,11 +333,15 @@ def test_provenance_record_beside_the_export(tmp_path, settings):
     assert (record["effective_hourly"], record["floor_hourly"]) == ("12.00", "12.00")
     assert record["meets_floor"] is True and record["currency"] == "USD"
     assert record["breaks"] is None and record["exposure"] is None
-    assert record["notes"]["breaks"] == record["notes"]["exposure"] == (
-        "tracked once working-time rules land")
+    assert (
+        record["notes"]["breaks"]
+        == record["notes"]["exposure"]
+        == ("tracked once working-time rules land")
+    )
     assert {a["annotations"] for a in record["per_annotator"]} == {2}
-    assert all(a["annotator"].startswith("anno-") or a["annotator"]
-               for a in record["per_annotator"])
+    assert all(
+        a["annotator"].startswith("anno-") or a["annotator"] for a in record["per_annotator"]
+    )
     assert record["generated_at"] and record["project"]["id"] == project.pk
 
 
@@ -305,6 +354,7 @@ def test_provenance_without_work_has_no_rate(tmp_path):
 
 
 # --- Jobs ------------------------------------------------------------------------------------
+
 
 def test_job_is_enqueued_on_commit_and_idempotent(owner, django_capture_on_commit_callbacks):
     project = labeled_project(TaskType.TEXT_CLASSIFICATION, owner=owner, tasks=2)
@@ -337,12 +387,16 @@ def test_a_failing_job_is_marked_failed(owner, monkeypatch):
 
 # --- API -------------------------------------------------------------------------------------
 
+
 def test_api_export_flow_with_downloads(owner, client_for, django_capture_on_commit_callbacks):
     project = labeled_project(TaskType.TEXT_CLASSIFICATION, owner=owner, tasks=2)
     client = client_for(owner)
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(f"/api/projects/{project.pk}/exports/",
-                               {"format": "csv", "majority": True}, format="json")
+        response = client.post(
+            f"/api/projects/{project.pk}/exports/",
+            {"format": "csv", "majority": True},
+            format="json",
+        )
     assert response.status_code == 202, response.json()
     body = response.json()
     assert set(body) >= {"id", "status", "download_url", "provenance_url"}
@@ -373,12 +427,14 @@ def test_api_export_flow_with_downloads(owner, client_for, django_capture_on_com
 def test_api_refuses_a_format_that_does_not_fit(owner, client_for):
     project = project_factory(owner, task_type=TaskType.TEXT_CLASSIFICATION)
     for fmt in ("conll2003", "coco"):
-        response = client_for(owner).post(f"/api/projects/{project.pk}/exports/",
-                                          {"format": fmt}, format="json")
+        response = client_for(owner).post(
+            f"/api/projects/{project.pk}/exports/", {"format": fmt}, format="json"
+        )
         assert response.status_code == 400
         assert response.json()["error"] == "invalid_format"
-    response = client_for(owner).post(f"/api/projects/{project.pk}/exports/",
-                                      {"format": "yaml"}, format="json")
+    response = client_for(owner).post(
+        f"/api/projects/{project.pk}/exports/", {"format": "yaml"}, format="json"
+    )
     assert response.status_code == 400 and response.json()["error"] == "invalid"
     assert not ExportJob.objects.exists()
 
@@ -386,8 +442,9 @@ def test_api_refuses_a_format_that_does_not_fit(owner, client_for):
 def test_api_pending_job_has_no_urls(owner, client_for, django_capture_on_commit_callbacks):
     project = project_factory(owner, tasks=1)
     with django_capture_on_commit_callbacks(execute=False):
-        response = client_for(owner).post(f"/api/projects/{project.pk}/exports/",
-                                          {"format": "json"}, format="json")
+        response = client_for(owner).post(
+            f"/api/projects/{project.pk}/exports/", {"format": "json"}, format="json"
+        )
     body = response.json()
     assert body["status"] == "pending" and body["download_url"] is None
     assert client_for(owner).get(f"/api/exports/{body['id']}/download/").status_code == 404
@@ -402,13 +459,23 @@ def test_api_access_by_role(role, owner, client_for, api_client):
         client = api_client
     else:
         client = client_for(user_factory("owner" if role == "other_owner" else role))
-    urls = [f"/api/exports/{job.pk}/", f"/api/exports/{job.pk}/download/",
-            f"/api/exports/{job.pk}/provenance/", f"/api/exports/{job.pk}/zip/"]
+    urls = [
+        f"/api/exports/{job.pk}/",
+        f"/api/exports/{job.pk}/download/",
+        f"/api/exports/{job.pk}/provenance/",
+        f"/api/exports/{job.pk}/zip/",
+    ]
     statuses = {client.get(url).status_code for url in urls}
-    create = client.post(f"/api/projects/{project.pk}/exports/", {"format": "json"},
-                         format="json").status_code
-    expected = {"annotator": 403, "auditor": 403, "other_owner": 404, "admin": 200,
-                "anonymous": 401}[role]
+    create = client.post(
+        f"/api/projects/{project.pk}/exports/", {"format": "json"}, format="json"
+    ).status_code
+    expected = {
+        "annotator": 403,
+        "auditor": 403,
+        "other_owner": 404,
+        "admin": 200,
+        "anonymous": 401,
+    }[role]
     assert statuses == {expected}
     assert create == (202 if role == "admin" else expected)
 
@@ -417,18 +484,28 @@ def test_download_accepts_any_accept_header(owner, client_for):
     project = project_factory(owner, tasks=1)
     job = services.export_job_create(project=project, user=owner, fmt="jsonl")
     services.export_job_run(job_id=job.pk)
-    response = client_for(owner).get(f"/api/exports/{job.pk}/download/",
-                                     HTTP_ACCEPT="application/octet-stream")
+    response = client_for(owner).get(
+        f"/api/exports/{job.pk}/download/", HTTP_ACCEPT="application/octet-stream"
+    )
     assert response.status_code == 200
 
 
 # --- Command ---------------------------------------------------------------------------------
 
+
 def test_command_writes_the_file_and_its_provenance(tmp_path):
     project = labeled_project(TaskType.TEXT_SPANS, tasks=2)
     out, err = io.StringIO(), io.StringIO()
-    call_command("export_tasks", str(project.pk), "conll2003", str(tmp_path / "ner.conll"),
-                 "--majority", "--only-finished", stdout=out, stderr=err)
+    call_command(
+        "export_tasks",
+        str(project.pk),
+        "conll2003",
+        str(tmp_path / "ner.conll"),
+        "--majority",
+        "--only-finished",
+        stdout=out,
+        stderr=err,
+    )
     assert "Exported 2 tasks" in out.getvalue()
     assert "exported 2 / 2 tasks" in err.getvalue()
     assert (tmp_path / "ner.conll").read_text().startswith("-DOCSTART-")
@@ -447,6 +524,7 @@ def test_command_errors(tmp_path):
 
 
 # --- Pages -----------------------------------------------------------------------------------
+
 
 def test_project_page_loads_the_export_panel(owner, client):
     project = labeled_project(TaskType.IMAGE_BOXES, owner=owner, tasks=1)

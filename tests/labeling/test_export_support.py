@@ -14,7 +14,7 @@ from tests.factories import project_factory, user_factory
 TEXTS = [
     "Ada Lovelace met Charles Babbage in London.",
     "Grace Hopper worked in Arlington.",
-    "=HYPERLINK(\"http://evil\") is not a formula here.",
+    '=HYPERLINK("http://evil") is not a formula here.',
 ]
 
 DATA: dict[str, Callable[[int], dict[str, Any]]] = {
@@ -22,8 +22,11 @@ DATA: dict[str, Callable[[int], dict[str, Any]]] = {
     TaskType.MULTI_LABEL: lambda n: {"text": TEXTS[n % 3]},
     TaskType.TEXT_SPANS: lambda n: {"text": TEXTS[n % 2]},
     TaskType.IMAGE_CLASSIFICATION: lambda n: {"image": f"https://example.org/img/{n}.png"},
-    TaskType.IMAGE_BOXES: lambda n: {"image": f"https://example.org/img/{n}.png",
-                                     "width": 640, "height": 480},
+    TaskType.IMAGE_BOXES: lambda n: {
+        "image": f"https://example.org/img/{n}.png",
+        "width": 640,
+        "height": 480,
+    },
 }
 
 
@@ -49,24 +52,37 @@ def result_for(task_type: str, data: dict[str, Any], annotator_index: int) -> di
     return {"boxes": boxes}
 
 
-def labeled_project(task_type: str = TaskType.TEXT_CLASSIFICATION, *, owner=None,
-                    tasks: int = 3, per_task: int = 3, annotators: int = 3,
-                    leave_unlabeled: int = 0, external_ids: bool = True) -> Project:
+def labeled_project(
+    task_type: str = TaskType.TEXT_CLASSIFICATION,
+    *,
+    owner=None,
+    tasks: int = 3,
+    per_task: int = 3,
+    annotators: int = 3,
+    leave_unlabeled: int = 0,
+    external_ids: bool = True,
+) -> Project:
     """A published project whose first `tasks - leave_unlabeled` tasks each got `annotators`
     annotations (the last task stays untouched when leave_unlabeled=1)."""
     project = project_factory(owner, task_type=task_type, annotations_per_task=per_task)
-    rows = [{"data": DATA[task_type](n), **({"id": f"ext-{n}"} if external_ids else {})}
-            for n in range(tasks)]
+    rows = [
+        {"data": DATA[task_type](n), **({"id": f"ext-{n}"} if external_ids else {})}
+        for n in range(tasks)
+    ]
     tasks_create(project=project, rows=rows)
     project = project_publish(project=project)
-    to_label = set(project.tasks.order_by("id").values_list("id", flat=True)[
-        : tasks - leave_unlabeled])
+    to_label = set(
+        project.tasks.order_by("id").values_list("id", flat=True)[: tasks - leave_unlabeled]
+    )
     for index in range(annotators):
         person = user_factory("annotator")
         while True:
             assignment = assignment_next(annotator=person, project=project)
             if assignment is None or assignment.task_id not in to_label:
                 break
-            annotation_submit(annotator=person, assignment_id=assignment.pk,
-                              result=result_for(task_type, assignment.task.data, index))
+            annotation_submit(
+                annotator=person,
+                assignment_id=assignment.pk,
+                result=result_for(task_type, assignment.task.data, index),
+            )
     return project

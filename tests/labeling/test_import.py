@@ -30,8 +30,9 @@ def run(owner, django_capture_on_commit_callbacks):
 
     def go(project, name: str, content: bytes, fmt: str | None = None) -> ImportJob:
         with django_capture_on_commit_callbacks(execute=True):
-            job = import_job_create(project=project, user=project.owner,
-                                    file=SimpleUploadedFile(name, content), fmt=fmt)
+            job = import_job_create(
+                project=project, user=project.owner, file=SimpleUploadedFile(name, content), fmt=fmt
+            )
         job.refresh_from_db()
         return job
 
@@ -58,8 +59,11 @@ def test_jsonl_rows_become_tasks(run, project):
     assert (job.total, job.imported, job.error_count) == (3, 3, 0)
     tasks = list(project.tasks.order_by("id"))
     assert [t.external_id for t in tasks] == ["a", None, "c"]
-    assert [t.data for t in tasks] == [{"text": "first task"}, {"text": "second task"},
-                                       {"text": "third task"}]
+    assert [t.data for t in tasks] == [
+        {"text": "first task"},
+        {"text": "second task"},
+        {"text": "third task"},
+    ]
     assert [t.categories for t in tasks] == [None, ["gore"], []]
     assert [t.is_sensitive for t in tasks] == [False, True, False]
     assert {t.slots_free for t in tasks} == {project.annotations_per_task}
@@ -72,15 +76,23 @@ def test_unmarked_tasks_of_a_sensitive_project_are_sensitive(run, owner):
     job = run(project, "t.jsonl", jsonl({"text": "a"}, {"text": "b", "categories": []}))
     assert job.status == "done"
     assert [(t.is_sensitive, t.slots_free) for t in project.tasks.order_by("id")] == [
-        (True, 3), (False, 3)]
+        (True, 3),
+        (False, 3),
+    ]
 
 
 def test_json_list_with_wrappers_and_predictions(run, project):
-    content = orjson.dumps([
-        {"text": "flat", "id": 7},
-        {"data": {"text": "wrapped, with [brackets] and \"quotes\" and \\ and {braces}"},
-         "id": "w", "predictions": [{"result": {"label": "pos"}, "score": 0.5, "model": "m1"}]},
-    ], option=orjson.OPT_INDENT_2)
+    content = orjson.dumps(
+        [
+            {"text": "flat", "id": 7},
+            {
+                "data": {"text": 'wrapped, with [brackets] and "quotes" and \\ and {braces}'},
+                "id": "w",
+                "predictions": [{"result": {"label": "pos"}, "score": 0.5, "model": "m1"}],
+            },
+        ],
+        option=orjson.OPT_INDENT_2,
+    )
     job = run(project, "tasks.json", content)
     assert job.status == "done", job.errors
     first, second = project.tasks.order_by("id")
@@ -90,42 +102,95 @@ def test_json_list_with_wrappers_and_predictions(run, project):
 
 
 def test_label_studio_tasks_keep_predictions_as_suggestions(run, project):
-    job = run(project, "export.json", (FIXTURES / "label_studio_tasks.json").read_bytes(),
-              fmt="label_studio")
+    job = run(
+        project,
+        "export.json",
+        (FIXTURES / "label_studio_tasks.json").read_bytes(),
+        fmt="label_studio",
+    )
     assert job.status == "done", job.errors
     tasks = list(project.tasks.order_by("id"))
     assert [t.external_id for t in tasks] == ["101", "102", None]
     # Annotations come back as suggestions too, after the predictions.
     assert tasks[0].predictions == [
         {"result": {"label": "pos"}, "score": 0.91, "model": "sentiment-v2"},
-        {"result": {"label": "neg"}, "model": "annotation"}]
+        {"result": {"label": "neg"}, "model": "annotation"},
+    ]
     assert tasks[1].predictions is None
 
 
 def test_label_studio_spans_and_rectangles_are_converted(run, owner):
     spans = project_factory(owner, task_type=TaskType.TEXT_SPANS)
-    job = run(spans, "ls.json", orjson.dumps([{"data": {"text": "Ada met Charles"}, "predictions": [
-        {"result": [{"type": "labels", "value": {"start": 0, "end": 3, "labels": ["PER"]}},
-                    {"type": "labels", "value": {"start": 8, "end": 15, "labels": ["PER"]}}]}]}]),
-        fmt="label_studio")
+    job = run(
+        spans,
+        "ls.json",
+        orjson.dumps(
+            [
+                {
+                    "data": {"text": "Ada met Charles"},
+                    "predictions": [
+                        {
+                            "result": [
+                                {
+                                    "type": "labels",
+                                    "value": {"start": 0, "end": 3, "labels": ["PER"]},
+                                },
+                                {
+                                    "type": "labels",
+                                    "value": {"start": 8, "end": 15, "labels": ["PER"]},
+                                },
+                            ]
+                        }
+                    ],
+                }
+            ]
+        ),
+        fmt="label_studio",
+    )
     assert job.status == "done", job.errors
-    assert spans.tasks.get().predictions[0]["result"] == {"spans": [
-        {"start": 0, "end": 3, "label": "PER"}, {"start": 8, "end": 15, "label": "PER"}]}
+    assert spans.tasks.get().predictions[0]["result"] == {
+        "spans": [{"start": 0, "end": 3, "label": "PER"}, {"start": 8, "end": 15, "label": "PER"}]
+    }
 
     boxes = project_factory(owner, task_type=TaskType.IMAGE_BOXES)
-    region = {"type": "rectanglelabels", "original_width": 200, "original_height": 100,
-              "value": {"x": 10, "y": 20, "width": 50, "height": 30, "rectanglelabels": ["cat"]}}
-    job = run(boxes, "ls.json", orjson.dumps([
-        {"data": {"image": "https://example.org/a.png"}, "predictions": [{"result": [region]}]}]),
-        fmt="label_studio")
+    region = {
+        "type": "rectanglelabels",
+        "original_width": 200,
+        "original_height": 100,
+        "value": {"x": 10, "y": 20, "width": 50, "height": 30, "rectanglelabels": ["cat"]},
+    }
+    job = run(
+        boxes,
+        "ls.json",
+        orjson.dumps(
+            [
+                {
+                    "data": {"image": "https://example.org/a.png"},
+                    "predictions": [{"result": [region]}],
+                }
+            ]
+        ),
+        fmt="label_studio",
+    )
     assert job.status == "done", job.errors
     assert boxes.tasks.get().predictions[0]["result"] == {
-        "boxes": [{"x": 20.0, "y": 20.0, "w": 100.0, "h": 30.0, "label": "cat"}]}
+        "boxes": [{"x": 20.0, "y": 20.0, "w": 100.0, "h": 30.0, "label": "cat"}]
+    }
 
     del region["original_width"]
-    job = run(boxes, "ls.json", orjson.dumps([
-        {"data": {"image": "https://example.org/b.png"}, "predictions": [{"result": [region]}]}]),
-        fmt="label_studio")
+    job = run(
+        boxes,
+        "ls.json",
+        orjson.dumps(
+            [
+                {
+                    "data": {"image": "https://example.org/b.png"},
+                    "predictions": [{"result": [region]}],
+                }
+            ]
+        ),
+        fmt="label_studio",
+    )
     assert job.status == "failed"
     assert "original_width" in job.errors[0]["message"]
 
@@ -136,8 +201,11 @@ def test_label_studio_rows_need_a_data_object(run, project):
 
 
 def test_prediction_with_unknown_label_is_an_error(run, project):
-    job = run(project, "t.jsonl", jsonl({"data": {"text": "x"},
-                                        "predictions": [{"result": {"label": "nope"}}]}))
+    job = run(
+        project,
+        "t.jsonl",
+        jsonl({"data": {"text": "x"}, "predictions": [{"result": {"label": "nope"}}]}),
+    )
     assert job.status == "failed"
     assert job.errors[0]["message"].startswith("prediction 1: Choose one label")
 
@@ -181,7 +249,8 @@ def test_one_bad_row_imports_nothing_and_every_error_is_listed(run, project):
     assert (job.total, job.imported, job.error_count) == (10, 0, 2)
     assert messages(job) == [
         (4, "missing the field 'text' (a non-empty string) that text_classification needs"),
-        (8, "each task must be a JSON object, not a list")]
+        (8, "each task must be a JSON object, not a list"),
+    ]
     assert not Task.objects.exists()
 
 
@@ -193,10 +262,18 @@ def test_errors_are_capped_then_counted(run, project, settings):
 
 
 def test_wrong_types(run, project):
-    job = run(project, "t.jsonl", jsonl({"text": 5}, {"text": "ok", "id": [1]},
-                                        {"text": "ok", "categories": "violence"},
-                                        {"text": "ok", "id": True}, {"text": ""},
-                                        {"data": {"text": "x"}, "predictions": {"a": 1}}))
+    job = run(
+        project,
+        "t.jsonl",
+        jsonl(
+            {"text": 5},
+            {"text": "ok", "id": [1]},
+            {"text": "ok", "categories": "violence"},
+            {"text": "ok", "id": True},
+            {"text": ""},
+            {"data": {"text": "x"}, "predictions": {"a": 1}},
+        ),
+    )
     assert [m for _, m in messages(job)] == [
         "missing the field 'text' (a non-empty string) that text_classification needs",
         "the id must be a string or a whole number",
@@ -211,18 +288,28 @@ def test_missing_field_the_task_type_needs(run, owner):
     images = project_factory(owner, task_type=TaskType.IMAGE_CLASSIFICATION)
     job = run(images, "t.jsonl", jsonl({"text": "not an image"}))
     assert messages(job) == [
-        (1, "missing the field 'image' (a non-empty string) that image_classification needs")]
+        (1, "missing the field 'image' (a non-empty string) that image_classification needs")
+    ]
 
 
 def test_duplicate_ids_in_the_file_and_against_existing_tasks(run, project):
     tasks_create(project=project, rows=[{"data": {"text": "old"}, "id": "old-1"}])
-    job = run(project, "t.jsonl", jsonl({"id": "n1", "text": "a"}, {"id": "n1", "text": "b"},
-                                        {"id": "old-1", "text": "c"}, {"id": 5, "text": "d"},
-                                        {"id": "5", "text": "e"}))
+    job = run(
+        project,
+        "t.jsonl",
+        jsonl(
+            {"id": "n1", "text": "a"},
+            {"id": "n1", "text": "b"},
+            {"id": "old-1", "text": "c"},
+            {"id": 5, "text": "d"},
+            {"id": "5", "text": "e"},
+        ),
+    )
     assert messages(job) == [
         (2, "the id 'n1' appears more than once in this file"),
         (3, "a task with the id 'old-1' already exists in this project"),
-        (5, "the id '5' appears more than once in this file")]
+        (5, "the id '5' appears more than once in this file"),
+    ]
     assert project.tasks.count() == 1
 
 
@@ -245,16 +332,31 @@ def test_empty_list_holds_no_tasks(run, project):
     assert messages(job) == [(1, "the file holds no tasks")]
 
 
-@pytest.mark.parametrize(("content", "line", "message"), [
-    (b'[{"text": "a"},\n {"text": "b"', 2,
-     "the file ends in the middle of a task (truncated JSON?)"),
-    (b'[{"text": "a"},\n {"text": "b', 2,
-     "the file ends in the middle of a task (truncated JSON?)"),
-    (b'[{"text": "a"},\n {"text": "b"}', 2,
-     "the file ends before the list is closed with ] (truncated JSON?)"),
-    (b'[{"text": "a"},\n {"text": "b"},\n', 3,
-     "the file ends before the list is closed with ] (truncated JSON?)"),
-])
+@pytest.mark.parametrize(
+    ("content", "line", "message"),
+    [
+        (
+            b'[{"text": "a"},\n {"text": "b"',
+            2,
+            "the file ends in the middle of a task (truncated JSON?)",
+        ),
+        (
+            b'[{"text": "a"},\n {"text": "b',
+            2,
+            "the file ends in the middle of a task (truncated JSON?)",
+        ),
+        (
+            b'[{"text": "a"},\n {"text": "b"}',
+            2,
+            "the file ends before the list is closed with ] (truncated JSON?)",
+        ),
+        (
+            b'[{"text": "a"},\n {"text": "b"},\n',
+            3,
+            "the file ends before the list is closed with ] (truncated JSON?)",
+        ),
+    ],
+)
 def test_truncated_json(run, project, content, line, message):
     job = run(project, "t.json", content)
     assert job.status == "failed"
@@ -278,23 +380,27 @@ def test_invalid_utf8_reports_its_line(run, project):
     bad = b'{"text": "caf\xe9"}'
     job = run(project, "t.jsonl", b'{"text": "ok"}\n{"text": "fine"}\n' + bad + b"\n")
     assert messages(job) == [(3, "not valid UTF-8 text (save the file as UTF-8)")]
-    job = run(project, "t.json", b'[{"text": "ok"},\n{"text": "fine",\n "x": "' + b"\xff" +
-              b'"}]')
+    job = run(project, "t.json", b'[{"text": "ok"},\n{"text": "fine",\n "x": "' + b"\xff" + b'"}]')
     assert messages(job) == [(3, "not valid UTF-8 text (save the file as UTF-8)")]
     job = run(project, "t.csv", b"text\nok\ncaf\xe9\n")
     assert messages(job) == [(3, "not valid UTF-8 text (save the file as UTF-8)")]
 
 
-@pytest.mark.parametrize(("name", "content"), [
-    ("bom.jsonl", b'\xef\xbb\xbf{"text": "a"}\r\n{"text": "b"}\r\n'),
-    ("bom.json", b'\xef\xbb\xbf[{"text": "a"}, {"text": "b"}]'),
-    ("bom.csv", b"\xef\xbb\xbftext\r\na\r\nb\r\n"),
-])
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("bom.jsonl", b'\xef\xbb\xbf{"text": "a"}\r\n{"text": "b"}\r\n'),
+        ("bom.json", b'\xef\xbb\xbf[{"text": "a"}, {"text": "b"}]'),
+        ("bom.csv", b"\xef\xbb\xbftext\r\na\r\nb\r\n"),
+    ],
+)
 def test_a_bom_is_accepted(run, project, name, content):
     job = run(project, name, content)
     assert job.status == "done", job.errors
     assert sorted(project.tasks.values_list("data", flat=True), key=str) == [
-        {"text": "a"}, {"text": "b"}]
+        {"text": "a"},
+        {"text": "b"},
+    ]
 
 
 @pytest.mark.parametrize("name", ["big.jsonl", "big.json", "big.csv"])
@@ -321,7 +427,9 @@ def test_over_the_size_limit(client_for, project, settings):
     settings.FAIRLABEL_IMPORT_MAX_BYTES = 100
     response = client_for(project.owner).post(
         f"/api/projects/{project.pk}/imports/",
-        {"file": SimpleUploadedFile("t.jsonl", b'{"text": "x"}\n' * 20)}, format="multipart")
+        {"file": SimpleUploadedFile("t.jsonl", b'{"text": "x"}\n' * 20)},
+        format="multipart",
+    )
     assert response.status_code == 413
     assert response.json()["error"] == "too_large"
     assert not ImportJob.objects.exists()
@@ -348,9 +456,19 @@ def image_project(owner):
 
 
 def test_zip_of_images_becomes_tasks(run, image_project, client, annotator, auditor):
-    job = run(image_project, "pics.zip", make_zip({
-        "cats/one.png": png(), "two photo.png": png("blue", (4, 4)),
-        "__MACOSX/._one.png": b"junk", ".DS_Store": b"junk", "empty/": b""}))
+    job = run(
+        image_project,
+        "pics.zip",
+        make_zip(
+            {
+                "cats/one.png": png(),
+                "two photo.png": png("blue", (4, 4)),
+                "__MACOSX/._one.png": b"junk",
+                ".DS_Store": b"junk",
+                "empty/": b"",
+            }
+        ),
+    )
     assert job.status == "done", job.errors
     tasks = list(image_project.tasks.order_by("id"))
     assert [t.data["name"] for t in tasks] == ["cats/one.png", "two photo.png"]
@@ -371,8 +489,9 @@ def test_zip_of_images_becomes_tasks(run, image_project, client, annotator, audi
     assert client.get(url).status_code == 302  # to the log-in page
 
 
-def test_zip_images_are_shown_to_annotators_of_published_projects(run, owner, client,
-                                                                   annotator, make_user):
+def test_zip_images_are_shown_to_annotators_of_published_projects(
+    run, owner, client, annotator, make_user
+):
     project = project_factory(owner, task_type=TaskType.IMAGE_CLASSIFICATION)
     job = run(project, "pics.zip", make_zip({"a.png": png()}))
     url = project.tasks.get().data["image"]
@@ -391,11 +510,15 @@ def test_zip_images_are_shown_to_annotators_of_published_projects(run, owner, cl
 
 
 def test_zip_with_unsafe_paths_is_refused(run, image_project):
-    job = run(image_project, "bad.zip", make_zip({
-        "ok.png": png(), "../escape.png": png(), "/etc/abs.png": png(), "a/../../b.png": png()}))
+    job = run(
+        image_project,
+        "bad.zip",
+        make_zip(
+            {"ok.png": png(), "../escape.png": png(), "/etc/abs.png": png(), "a/../../b.png": png()}
+        ),
+    )
     assert job.status == "failed"
-    assert [line for line, _ in messages(job)] == ["../escape.png", "/etc/abs.png",
-                                                   "a/../../b.png"]
+    assert [line for line, _ in messages(job)] == ["../escape.png", "/etc/abs.png", "a/../../b.png"]
     assert all("unsafe path" in m for _, m in messages(job))
     assert not image_project.tasks.exists()
 
@@ -404,11 +527,13 @@ def test_zip_bomb_is_refused(run, image_project, settings):
     bomb = make_zip({"bomb.png": b"\0" * (30 * 1024 * 1024)}, zipfile.ZIP_DEFLATED)
     assert len(bomb) < 100_000
     job = run(image_project, "bomb.zip", bomb)
-    assert messages(job) == [("bomb.png", "compressed too well to be an image "
-                                          "(possible zip bomb)")]
+    assert messages(job) == [("bomb.png", "compressed too well to be an image (possible zip bomb)")]
     settings.FAIRLABEL_IMPORT_MAX_BYTES = 2 * 1024 * 1024
-    job = run(image_project, "bomb.zip", make_zip(
-        {f"{n}.png": b"\0" * (1024 * 1024) for n in range(3)}, zipfile.ZIP_DEFLATED))
+    job = run(
+        image_project,
+        "bomb.zip",
+        make_zip({f"{n}.png": b"\0" * (1024 * 1024) for n in range(3)}, zipfile.ZIP_DEFLATED),
+    )
     assert job.errors[0]["line"] is None
     assert "possible zip bomb" in job.errors[0]["message"]
 
@@ -418,18 +543,26 @@ def stored_files(folder: str) -> set[str]:
 
     if not default_storage.exists(folder):
         return set()
-    return {f"{d}/{f}" for d in default_storage.listdir(folder)[0]
-            for f in default_storage.listdir(f"{folder}/{d}")[1]}
+    return {
+        f"{d}/{f}"
+        for d in default_storage.listdir(folder)[0]
+        for f in default_storage.listdir(f"{folder}/{d}")[1]
+    }
 
 
 def test_non_images_in_an_image_zip_are_errors_and_nothing_is_stored(run, image_project):
     folder = f"imports/{image_project.pk}"
     before = stored_files(folder)
-    job = run(image_project, "mixed.zip", make_zip({
-        "a.png": png(), "notes.txt": b"hello", "fake.jpg": b"\xff\xd8\xff not really"}))
+    job = run(
+        image_project,
+        "mixed.zip",
+        make_zip({"a.png": png(), "notes.txt": b"hello", "fake.jpg": b"\xff\xd8\xff not really"}),
+    )
     assert job.status == "failed"
-    assert messages(job) == [("notes.txt", "not an image (or a damaged one)"),
-                             ("fake.jpg", "not an image (or a damaged one)")]
+    assert messages(job) == [
+        ("notes.txt", "not an image (or a damaged one)"),
+        ("fake.jpg", "not an image (or a damaged one)"),
+    ]
     assert not image_project.tasks.exists()
     assert stored_files(folder) == before
 
@@ -440,13 +573,16 @@ def test_not_a_zip(run, image_project):
 
 
 # --- the API ----------------------------------------------------------------------------------
-def test_api_import_and_status(client_for, project, make_user, annotator, auditor,
-                               django_capture_on_commit_callbacks):
+def test_api_import_and_status(
+    client_for, project, make_user, annotator, auditor, django_capture_on_commit_callbacks
+):
     owner_api = client_for(project.owner)
     with django_capture_on_commit_callbacks(execute=True):
-        response = owner_api.post(f"/api/projects/{project.pk}/imports/",
-                                  {"file": SimpleUploadedFile("t.jsonl", jsonl({"text": "a"}))},
-                                  format="multipart")
+        response = owner_api.post(
+            f"/api/projects/{project.pk}/imports/",
+            {"file": SimpleUploadedFile("t.jsonl", jsonl({"text": "a"}))},
+            format="multipart",
+        )
     assert response.status_code == 202
     body = response.json()
     assert {"id", "status", "total", "imported", "errors"} <= set(body)
@@ -464,25 +600,36 @@ def test_api_import_and_status(client_for, project, make_user, annotator, audito
 def test_api_reports_errors(client_for, project, django_capture_on_commit_callbacks):
     api = client_for(project.owner)
     with django_capture_on_commit_callbacks(execute=True):
-        response = api.post(f"/api/projects/{project.pk}/imports/",
-                            {"file": SimpleUploadedFile("t.jsonl",
-                                                        b'{"text": "a"}\n{"x": 1}\n')},
-                            format="multipart")
+        response = api.post(
+            f"/api/projects/{project.pk}/imports/",
+            {"file": SimpleUploadedFile("t.jsonl", b'{"text": "a"}\n{"x": 1}\n')},
+            format="multipart",
+        )
     detail = api.get(f"/api/imports/{response.json()['id']}/").json()
     assert detail["status"] == "failed"
-    assert detail["errors"] == [{"line": 2, "message": "missing the field 'text' (a non-empty "
-                                                       "string) that text_classification needs"}]
+    assert detail["errors"] == [
+        {
+            "line": 2,
+            "message": "missing the field 'text' (a non-empty "
+            "string) that text_classification needs",
+        }
+    ]
 
 
 def test_api_unknown_format(client_for, project):
     api = client_for(project.owner)
-    response = api.post(f"/api/projects/{project.pk}/imports/",
-                        {"file": SimpleUploadedFile("t.xlsx", b"x")}, format="multipart")
+    response = api.post(
+        f"/api/projects/{project.pk}/imports/",
+        {"file": SimpleUploadedFile("t.xlsx", b"x")},
+        format="multipart",
+    )
     assert response.status_code == 400
     assert response.json()["error"] == "unknown_format"
-    response = api.post(f"/api/projects/{project.pk}/imports/",
-                        {"file": SimpleUploadedFile("t.jsonl", b"x"), "format": "yaml"},
-                        format="multipart")
+    response = api.post(
+        f"/api/projects/{project.pk}/imports/",
+        {"file": SimpleUploadedFile("t.jsonl", b"x"), "format": "yaml"},
+        format="multipart",
+    )
     assert response.status_code == 400
     assert response.json()["error"] == "unknown_format"
 
@@ -490,8 +637,7 @@ def test_api_unknown_format(client_for, project):
 def test_api_only_the_owner_imports(client_for, project, make_user, annotator, auditor):
     url = f"/api/projects/{project.pk}/imports/"
     upload = {"file": SimpleUploadedFile("t.jsonl", b'{"text": "a"}')}
-    assert client_for(make_user("owner")).post(url, upload, format="multipart"
-                                               ).status_code == 404
+    assert client_for(make_user("owner")).post(url, upload, format="multipart").status_code == 404
     for other in (annotator, auditor):
         assert client_for(other).post(url, upload, format="multipart").status_code == 403
     assert not ImportJob.objects.exists()
@@ -509,8 +655,11 @@ def test_a_job_runs_once(run, project):
 
 def test_the_celery_task_is_enqueued_after_commit(project, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks() as callbacks:
-        job = import_job_create(project=project, user=project.owner,
-                                file=SimpleUploadedFile("t.jsonl", b'{"text": "a"}'))
+        job = import_job_create(
+            project=project,
+            user=project.owner,
+            file=SimpleUploadedFile("t.jsonl", b'{"text": "a"}'),
+        )
     assert len(callbacks) == 1
     job.refresh_from_db()
     assert job.status == "pending"
@@ -543,8 +692,12 @@ def test_management_command(project, tmp_path, capsys):
 @pytest.mark.parametrize("chunk", [1, 2, 3, 7, 64])
 def test_json_list_scanner_across_chunk_boundaries(monkeypatch, chunk):
     monkeypatch.setattr(parsers, "CHUNK_BYTES", chunk)
-    rows = [{"text": 'a "quoted" ] } , [ { \\ word', "n": [1, {"x": "]"}]},
-            {"text": "é ü 漢字 \\\" end"}, 3, {"text": ""}]
+    rows = [
+        {"text": 'a "quoted" ] } , [ { \\ word', "n": [1, {"x": "]"}]},
+        {"text": 'é ü 漢字 \\" end'},
+        3,
+        {"text": ""},
+    ]
     content = b"\xef\xbb\xbf [\n" + b",\n  ".join(orjson.dumps(r) for r in rows) + b"\n]\n"
     records = list(parsers.json_list_records(parsers.ByteCounter(io.BytesIO(content))))
     assert [value for _, value in records] == rows
@@ -568,20 +721,26 @@ def test_tasks_import_never_reads_the_whole_file(project, monkeypatch):
             sizes.append(size)
             return super().read(size)
 
-    outcome = tasks_import(project=project, stream=Spy(jsonl(*({"text": "t"},) * 1000)),
-                           fmt="jsonl")
+    outcome = tasks_import(
+        project=project, stream=Spy(jsonl(*({"text": "t"},) * 1000)), fmt="jsonl"
+    )
     assert outcome.imported == 1000
     assert sizes and all(0 < s <= parsers.CHUNK_BYTES for s in sizes)
 
 
 # --- exported files come back: external ids and annotations as suggestions ---------------------
 def test_external_id_comes_ahead_of_id_in_wrapped_rows(run, project):
-    job = run(project, "t.jsonl", jsonl(
-        {"id": 1, "external_id": "ext-1", "data": {"text": "a"}},
-        {"id": 2, "external_id": None, "data": {"text": "b"}},  # present and null: no id
-        {"id": 3, "data": {"text": "c"}},
-        # A flat row has no wrapper: external_id is data, as before.
-        {"external_id": "kept", "text": "d"}))
+    job = run(
+        project,
+        "t.jsonl",
+        jsonl(
+            {"id": 1, "external_id": "ext-1", "data": {"text": "a"}},
+            {"id": 2, "external_id": None, "data": {"text": "b"}},  # present and null: no id
+            {"id": 3, "data": {"text": "c"}},
+            # A flat row has no wrapper: external_id is data, as before.
+            {"external_id": "kept", "text": "d"},
+        ),
+    )
     assert job.status == "done", job.errors
     tasks = list(project.tasks.order_by("id"))
     assert [t.external_id for t in tasks] == ["ext-1", None, "3", None]
@@ -589,28 +748,51 @@ def test_external_id_comes_ahead_of_id_in_wrapped_rows(run, project):
 
 
 def test_label_studio_external_id_comes_from_meta(run, project):
-    job = run(project, "ls.json", orjson.dumps([
-        {"id": 1, "data": {"text": "a"}, "meta": {"external_id": "ext-1"}},
-        {"id": 2, "data": {"text": "b"}, "meta": {"external_id": None}},
-        {"id": 3, "data": {"text": "c"}, "meta": {"source": "x"}}]), fmt="label_studio")
+    job = run(
+        project,
+        "ls.json",
+        orjson.dumps(
+            [
+                {"id": 1, "data": {"text": "a"}, "meta": {"external_id": "ext-1"}},
+                {"id": 2, "data": {"text": "b"}, "meta": {"external_id": None}},
+                {"id": 3, "data": {"text": "c"}, "meta": {"source": "x"}},
+            ]
+        ),
+        fmt="label_studio",
+    )
     assert job.status == "done", job.errors
     assert list(project.tasks.order_by("id").values_list("external_id", flat=True)) == [
-        "ext-1", None, "3"]
+        "ext-1",
+        None,
+        "3",
+    ]
 
 
 def test_annotations_become_suggestions_after_predictions_in_id_order(run, project):
-    job = run(project, "t.json", orjson.dumps([{
-        "external_id": "e", "data": {"text": "x"},
-        "predictions": [{"result": {"label": "neutral"}, "score": 0.4, "model": "m"}],
-        "annotations": [
-            {"id": 9, "annotator": "annotator-b", "result": {"label": "neg"}},
-            {"id": 4, "annotator": "annotator-a", "result": {"label": "pos"}}]}]))
+    job = run(
+        project,
+        "t.json",
+        orjson.dumps(
+            [
+                {
+                    "external_id": "e",
+                    "data": {"text": "x"},
+                    "predictions": [{"result": {"label": "neutral"}, "score": 0.4, "model": "m"}],
+                    "annotations": [
+                        {"id": 9, "annotator": "annotator-b", "result": {"label": "neg"}},
+                        {"id": 4, "annotator": "annotator-a", "result": {"label": "pos"}},
+                    ],
+                }
+            ]
+        ),
+    )
     assert job.status == "done", job.errors
     task = project.tasks.get()
     assert task.predictions == [
         {"result": {"label": "neutral"}, "score": 0.4, "model": "m"},
         {"result": {"label": "pos"}, "model": "annotation:annotator-a"},
-        {"result": {"label": "neg"}, "model": "annotation:annotator-b"}]
+        {"result": {"label": "neg"}, "model": "annotation:annotator-b"},
+    ]
     # Suggestions only: nobody is credited with (or paid for) work done elsewhere.
     assert (task.annotation_count, task.slots_free) == (0, project.annotations_per_task)
 
@@ -618,38 +800,62 @@ def test_annotations_become_suggestions_after_predictions_in_id_order(run, proje
 def test_label_studio_annotations_are_converted_and_cancelled_ones_skipped(run, owner):
     project = project_factory(owner, task_type=TaskType.MULTI_LABEL)
     choices = {"type": "choices", "value": {"choices": ["tech", "sports"]}}
-    job = run(project, "ls.json", orjson.dumps([{"data": {"text": "x"}, "annotations": [
-        {"result": [choices], "meta": {"annotator": "annotator-1"}},
-        {"result": [], "was_cancelled": True}]}]), fmt="label_studio")
+    job = run(
+        project,
+        "ls.json",
+        orjson.dumps(
+            [
+                {
+                    "data": {"text": "x"},
+                    "annotations": [
+                        {"result": [choices], "meta": {"annotator": "annotator-1"}},
+                        {"result": [], "was_cancelled": True},
+                    ],
+                }
+            ]
+        ),
+        fmt="label_studio",
+    )
     assert job.status == "done", job.errors
     assert project.tasks.get().predictions == [
-        {"result": {"labels": ["sports", "tech"]}, "model": "annotation:annotator-1"}]
+        {"result": {"labels": ["sports", "tech"]}, "model": "annotation:annotator-1"}
+    ]
 
 
 def test_bad_annotations_are_row_errors(run, project):
-    job = run(project, "t.jsonl", jsonl(
-        {"data": {"text": "a"}, "annotations": [{"id": 1, "result": {"label": "nope"}}]},
-        {"data": {"text": "b"}, "annotations": {"result": {"label": "pos"}}},
-        {"data": {"text": "c"}, "annotations": ["pos"]},
-        {"data": {"text": "d"}, "annotations": [{"id": 1}]},
-        {"data": {"text": "e"}, "annotations": []}))
+    job = run(
+        project,
+        "t.jsonl",
+        jsonl(
+            {"data": {"text": "a"}, "annotations": [{"id": 1, "result": {"label": "nope"}}]},
+            {"data": {"text": "b"}, "annotations": {"result": {"label": "pos"}}},
+            {"data": {"text": "c"}, "annotations": ["pos"]},
+            {"data": {"text": "d"}, "annotations": [{"id": 1}]},
+            {"data": {"text": "e"}, "annotations": []},
+        ),
+    )
     assert job.status == "failed" and job.imported == 0
     assert messages(job) == [
         (1, "annotation 1: Choose one label among: pos, neg, neutral."),
         (2, "annotations must be a list"),
         (3, "annotation 1 must be an object"),
-        (4, "annotation 1: The result must be a JSON object.")]
+        (4, "annotation 1: The result must be a JSON object."),
+    ]
 
 
 def test_csv_export_columns_are_understood(run, project):
-    annotations = orjson.dumps([
-        {"id": 5, "annotator": "annotator-a", "result": {"label": "neg"}},
-        {"id": 2, "annotator": "annotator-b", "result": {"label": "pos"}}]).decode()
+    annotations = orjson.dumps(
+        [
+            {"id": 5, "annotator": "annotator-a", "result": {"label": "neg"}},
+            {"id": 2, "annotator": "annotator-b", "result": {"label": "pos"}},
+        ]
+    ).decode()
     content = (
         "id,external_id,text,data.id,data.agreement,annotations,label:pos,label:neg,"
         "majority,agreement\n"
         f'11,ext-1,hello,7,high,"{annotations.replace(chr(34), chr(34) * 2)}",1,1,pos,0.5\n'
-        "12,,world,8,low,[],0,0,,\n").encode()
+        "12,,world,8,low,[],0,0,,\n"
+    ).encode()
     job = run(project, "export.csv", content)
     assert job.status == "done", job.errors
     first, second = project.tasks.order_by("id")
@@ -657,17 +863,23 @@ def test_csv_export_columns_are_understood(run, project):
     assert first.data == {"text": "hello", "id": "7", "agreement": "high"}
     assert first.predictions == [
         {"result": {"label": "pos"}, "model": "annotation:annotator-b"},
-        {"result": {"label": "neg"}, "model": "annotation:annotator-a"}]
+        {"result": {"label": "neg"}, "model": "annotation:annotator-a"},
+    ]
     assert second.data == {"text": "world", "id": "8", "agreement": "low"}
     assert second.predictions is None
 
 
 def test_csv_bad_annotations_cell_and_clashing_data_columns(run, project):
-    job = run(project, "t.csv",
-              b'external_id,text,annotations\n1,ok,\n2,bad,"[{""result"": 1}]"\n3,x,{nope\n')
+    job = run(
+        project,
+        "t.csv",
+        b'external_id,text,annotations\n1,ok,\n2,bad,"[{""result"": 1}]"\n3,x,{nope\n',
+    )
     assert job.status == "failed"
-    assert messages(job) == [(3, "annotation 1: The result must be a JSON object."),
-                             (4, "the annotations cell is not a JSON list")]
+    assert messages(job) == [
+        (3, "annotation 1: The result must be a JSON object."),
+        (4, "the annotations cell is not a JSON list"),
+    ]
     job = run(project, "t.csv", b"external_id,annotations,text,data.text\n1,,a,b\n")
     assert messages(job) == [(1, "the columns text and data.text both name the data field text")]
 

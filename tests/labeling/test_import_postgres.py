@@ -23,12 +23,27 @@ pytestmark = pytest.mark.postgres
 def test_copy_keeps_every_character(owner):
     assert connection.vendor == "postgresql"
     project = project_factory(owner)
-    texts = ["back\\slash", "tab\there", "new\nline", "carriage\rreturn", 'quote " and \\"',
-             "é ü 漢字 🙂", "\\N looks like null", "end\\"]
-    rows = [{"id": f"id\t{n}\\", "text": text, "extra": {"nested": [text]}}
-            for n, text in enumerate(texts)]
-    rows.append({"data": {"text": "with predictions"}, "categories": ["violence"],
-                 "predictions": [{"result": {"label": "pos"}, "score": 1}]})
+    texts = [
+        "back\\slash",
+        "tab\there",
+        "new\nline",
+        "carriage\rreturn",
+        'quote " and \\"',
+        "é ü 漢字 🙂",
+        "\\N looks like null",
+        "end\\",
+    ]
+    rows = [
+        {"id": f"id\t{n}\\", "text": text, "extra": {"nested": [text]}}
+        for n, text in enumerate(texts)
+    ]
+    rows.append(
+        {
+            "data": {"text": "with predictions"},
+            "categories": ["violence"],
+            "predictions": [{"result": {"label": "pos"}, "score": 1}],
+        }
+    )
     content = b"\n".join(orjson.dumps(r) for r in rows)
     outcome = tasks_import(project=project, stream=io.BytesIO(content), fmt="jsonl")
     assert outcome.ok, outcome.errors
@@ -84,11 +99,13 @@ def test_progress_is_saved_while_the_import_runs(owner, monkeypatch):
         other = connections.create_connection("default")
         try:
             with other.cursor() as cursor:
-                cursor.execute("SELECT status, total FROM labeling_importjob WHERE id = %s",
-                               [self.job_id])
+                cursor.execute(
+                    "SELECT status, total FROM labeling_importjob WHERE id = %s", [self.job_id]
+                )
                 status, total = cursor.fetchone()
-                cursor.execute("SELECT count(*) FROM labeling_task WHERE project_id = %s",
-                               [project.pk])
+                cursor.execute(
+                    "SELECT count(*) FROM labeling_task WHERE project_id = %s", [project.pk]
+                )
                 visible_tasks = cursor.fetchone()[0]
         finally:
             other.close()
@@ -104,8 +121,9 @@ def test_progress_is_saved_while_the_import_runs(owner, monkeypatch):
 
     monkeypatch.setattr("labeling.importing.services.tasks_import", often)
     content = b"\n".join(orjson.dumps({"text": f"t{n}"}) for n in range(20_000))
-    job = import_job_create(project=project, user=owner,
-                            file=SimpleUploadedFile("big.jsonl", content))
+    job = import_job_create(
+        project=project, user=owner, file=SimpleUploadedFile("big.jsonl", content)
+    )
     job.refresh_from_db()  # Celery is eager and there is no outer transaction: it ran
     assert job.status == "done"
     assert job.imported == 20_000
@@ -117,11 +135,19 @@ def test_progress_is_saved_while_the_import_runs(owner, monkeypatch):
 @pytest.mark.django_db
 def test_copy_keeps_external_ids_and_annotations_as_suggestions(owner):
     project = project_factory(owner)
-    rows = [{"id": 1, "external_id": "ext\t1\\", "data": {"text": "a"},
-             "annotations": [{"id": 8, "annotator": "b\\n", "result": {"label": "neg"}},
-                             {"id": 3, "annotator": "a\tz", "result": {"label": "pos"}}]},
-            {"id": 2, "external_id": None, "data": {"text": "b"}, "annotations": []},
-            {"id": 3, "data": {"text": "c"}, "meta": {"external_id": "m3"}}]
+    rows = [
+        {
+            "id": 1,
+            "external_id": "ext\t1\\",
+            "data": {"text": "a"},
+            "annotations": [
+                {"id": 8, "annotator": "b\\n", "result": {"label": "neg"}},
+                {"id": 3, "annotator": "a\tz", "result": {"label": "pos"}},
+            ],
+        },
+        {"id": 2, "external_id": None, "data": {"text": "b"}, "annotations": []},
+        {"id": 3, "data": {"text": "c"}, "meta": {"external_id": "m3"}},
+    ]
     content = b"\n".join(orjson.dumps(r) for r in rows)
     outcome = tasks_import(project=project, stream=io.BytesIO(content), fmt="jsonl")
     assert outcome.ok, outcome.errors
@@ -129,6 +155,7 @@ def test_copy_keeps_external_ids_and_annotations_as_suggestions(owner):
     assert [t.external_id for t in tasks] == ["ext\t1\\", None, "m3"]
     assert tasks[0].predictions == [
         {"result": {"label": "pos"}, "model": "annotation:a\tz"},
-        {"result": {"label": "neg"}, "model": "annotation:b\\n"}]
+        {"result": {"label": "neg"}, "model": "annotation:b\\n"},
+    ]
     assert [t.predictions for t in tasks[1:]] == [None, None]
     assert {t.annotation_count for t in tasks} == {0}

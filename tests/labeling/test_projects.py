@@ -12,9 +12,13 @@ from tests.factories import project_factory
 pytestmark = pytest.mark.django_db
 
 VALID = {
-    "title": "Sentiment", "instructions": "Pick **one**.", "task_type": "text_classification",
+    "title": "Sentiment",
+    "instructions": "Pick **one**.",
+    "task_type": "text_classification",
     "labels": ["pos", {"value": "neg", "color": "#ff0000", "hotkey": "n"}],
-    "annotations_per_task": 3, "content_categories": ["hate"], "price_per_task": "0.10",
+    "annotations_per_task": 3,
+    "content_categories": ["hate"],
+    "price_per_task": "0.10",
     "estimated_seconds_per_task": 20,
 }
 
@@ -36,23 +40,27 @@ def test_owner_creates_a_project_with_normalised_labels(owner, client_for):
     assert project.owner == owner
 
 
-@pytest.mark.parametrize(("change", "field"), [
-    ({"price_per_task": 0.1}, "price_per_task"),
-    ({"price_per_task": "0.105"}, "price_per_task"),
-    ({"labels": []}, "labels"),
-    ({"labels": ["a", "a"]}, "labels"),
-    ({"labels": [{"value": "a", "hotkey": "s"}]}, "labels"),
-    ({"content_categories": ["kittens"]}, "content_categories"),
-    ({"task_type": "audio"}, "task_type"),
-    ({"annotations_per_task": 0}, "annotations_per_task"),
-])
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"price_per_task": 0.1}, "price_per_task"),
+        ({"price_per_task": "0.105"}, "price_per_task"),
+        ({"labels": []}, "labels"),
+        ({"labels": ["a", "a"]}, "labels"),
+        ({"labels": [{"value": "a", "hotkey": "s"}]}, "labels"),
+        ({"content_categories": ["kittens"]}, "content_categories"),
+        ({"task_type": "audio"}, "task_type"),
+        ({"annotations_per_task": 0}, "annotations_per_task"),
+    ],
+)
 def test_bad_project_input_gets_a_clear_error(owner, client_for, change, field):
     response = client_for(owner).post("/api/projects/", {**VALID, **change}, format="json")
     assert response.status_code == 400
     body = response.json()
     assert body["error"]
-    assert field in body["detail"] or field in body.get("fields", {}) or \
-        body.get("field") == field, body
+    assert (
+        field in body["detail"] or field in body.get("fields", {}) or body.get("field") == field
+    ), body
     assert not Project.objects.exists()
 
 
@@ -76,17 +84,23 @@ def test_projects_are_scoped_by_role(make_user, client_for):
     assert ids(make_user("annotator")) == {mine.pk}
     assert ids(make_user("auditor")) == {mine.pk, draft.pk}
     assert client_for(other_owner).get(f"/api/projects/{mine.pk}/").status_code == 404
-    assert client_for(make_user("annotator")).get(f"/api/projects/{draft.pk}/").status_code \
+    assert client_for(make_user("annotator")).get(f"/api/projects/{draft.pk}/").status_code == 404
+    assert (
+        client_for(make_user("auditor"))
+        .patch(f"/api/projects/{draft.pk}/", {"title": "x"}, format="json")
+        .status_code
+        == 403
+    )
+    assert (
+        client_for(other_owner)
+        .patch(f"/api/projects/{mine.pk}/", {"title": "x"}, format="json")
+        .status_code
         == 404
-    assert client_for(make_user("auditor")).patch(
-        f"/api/projects/{draft.pk}/", {"title": "x"}, format="json").status_code == 403
-    assert client_for(other_owner).patch(
-        f"/api/projects/{mine.pk}/", {"title": "x"}, format="json").status_code == 404
+    )
 
 
 def test_publish_is_refused_under_the_floor_with_the_rule(owner, client_for):
-    project = project_factory(owner, tasks=3, price_per_task="0.05",
-                              estimated_seconds_per_task=30)
+    project = project_factory(owner, tasks=3, price_per_task="0.05", estimated_seconds_per_task=30)
     response = client_for(owner).post(f"/api/projects/{project.pk}/publish/")
     assert response.status_code == 400
     body = response.json()
@@ -112,8 +126,9 @@ def test_publish_needs_tasks_then_succeeds(owner, client_for):
 
 def test_floor_comes_from_settings(owner, client_for, settings):
     settings.FAIRLABEL_FLOOR_HOURLY = Decimal("20.00")
-    project = project_factory(owner, tasks=1, price_per_task="0.10",
-                              estimated_seconds_per_task=20)  # 18.00 an hour
+    project = project_factory(
+        owner, tasks=1, price_per_task="0.10", estimated_seconds_per_task=20
+    )  # 18.00 an hour
     response = client_for(owner).post(f"/api/projects/{project.pk}/publish/")
     assert response.json()["error"] == "below_floor"
 
@@ -129,19 +144,28 @@ def test_changing_overlap_keeps_the_dispatch_counter_true(owner):
 
 def test_task_type_is_locked_once_tasks_exist(owner, client_for):
     project = project_factory(owner, tasks=1)
-    response = client_for(owner).patch(f"/api/projects/{project.pk}/",
-                                       {"task_type": "multi_label"}, format="json")
+    response = client_for(owner).patch(
+        f"/api/projects/{project.pk}/", {"task_type": "multi_label"}, format="json"
+    )
     assert response.status_code == 400
     assert response.json()["error"] == "task_type_locked"
 
 
 def test_sensitivity_follows_row_categories_else_the_project(owner):
     project = project_factory(owner, content_categories=["violence"])
-    tasks_create(project=project, rows=[{"data": {"text": "a"}},
-                                        {"data": {"text": "b"}, "categories": []},
-                                        {"data": {"text": "c"}, "categories": ["gore"]}])
-    assert list(project.tasks.order_by("id").values_list("is_sensitive", flat=True)) == \
-        [True, False, True]
+    tasks_create(
+        project=project,
+        rows=[
+            {"data": {"text": "a"}},
+            {"data": {"text": "b"}, "categories": []},
+            {"data": {"text": "c"}, "categories": ["gore"]},
+        ],
+    )
+    assert list(project.tasks.order_by("id").values_list("is_sensitive", flat=True)) == [
+        True,
+        False,
+        True,
+    ]
 
 
 def test_instructions_markdown_is_sanitised():
@@ -156,11 +180,18 @@ def test_owner_pages(owner, client, make_user):
     form = client.get("/projects/new/")
     assert form.status_code == 200
     assert b'id="rate-value"' in form.content
-    response = client.post("/projects/new/", {
-        "title": "Reviews", "instructions": "Be kind", "task_type": "text_classification",
-        "labels": "pos | #00aa00 | p\nneg", "annotations_per_task": 2,
-        "price_per_task": "0.10", "estimated_seconds_per_task": 20,
-    })
+    response = client.post(
+        "/projects/new/",
+        {
+            "title": "Reviews",
+            "instructions": "Be kind",
+            "task_type": "text_classification",
+            "labels": "pos | #00aa00 | p\nneg",
+            "annotations_per_task": 2,
+            "price_per_task": "0.10",
+            "estimated_seconds_per_task": 20,
+        },
+    )
     project = Project.objects.get(title="Reviews")
     assert response.status_code == 302
     assert project.labels[0] == {"value": "pos", "color": "#00aa00", "hotkey": "p"}

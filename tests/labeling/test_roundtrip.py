@@ -23,8 +23,9 @@ EXTENSION = {"json": "json", "jsonl": "jsonl", "label_studio": "json", "csv": "c
 def _round_trip(source: Project, fmt: str, tmp_path) -> Project:
     path = tmp_path / f"export-{fmt}.{EXTENSION[fmt]}"
     export_to_path(project=source, fmt=fmt, path=path)
-    target = project_factory(source.owner, task_type=source.task_type,
-                             labels=[lab["value"] for lab in source.labels])
+    target = project_factory(
+        source.owner, task_type=source.task_type, labels=[lab["value"] for lab in source.labels]
+    )
     call_command("import_tasks", str(target.pk), str(path), format=fmt)
     return target
 
@@ -36,8 +37,12 @@ def _tasks(project: Project) -> list[tuple]:
 def _approx(result: dict) -> dict:
     """Boxes pass through percent in Label Studio: compare them to a micro-pixel."""
     if "boxes" in result:
-        return {"boxes": [{k: (round(v, 6) if isinstance(v, float | int) else v)
-                           for k, v in box.items()} for box in result["boxes"]]}
+        return {
+            "boxes": [
+                {k: (round(v, 6) if isinstance(v, float | int) else v) for k, v in box.items()}
+                for box in result["boxes"]
+            ]
+        }
     return result
 
 
@@ -47,16 +52,21 @@ def test_round_trip_keeps_tasks_and_labels(fmt, task_type, tmp_path):
     source = labeled_project(task_type, tasks=3, leave_unlabeled=1)
     target = _round_trip(source, fmt, tmp_path)
     assert _tasks(target) == _tasks(source)
-    for before, after in zip(source.tasks.order_by("id"), target.tasks.order_by("id"),
-                             strict=True):
-        labels = [_approx(a.result) for a in
-                  Annotation.objects.filter(task=before).order_by("id")]
+    for before, after in zip(source.tasks.order_by("id"), target.tasks.order_by("id"), strict=True):
+        labels = [_approx(a.result) for a in Annotation.objects.filter(task=before).order_by("id")]
         suggested = [_approx(p["result"]) for p in (after.predictions or [])]
         assert suggested == labels, (fmt, task_type, before.external_id)
 
 
-@pytest.mark.parametrize("task_type", [TaskType.TEXT_CLASSIFICATION, TaskType.MULTI_LABEL,
-                                       TaskType.TEXT_SPANS, TaskType.IMAGE_CLASSIFICATION])
+@pytest.mark.parametrize(
+    "task_type",
+    [
+        TaskType.TEXT_CLASSIFICATION,
+        TaskType.MULTI_LABEL,
+        TaskType.TEXT_SPANS,
+        TaskType.IMAGE_CLASSIFICATION,
+    ],
+)
 def test_csv_round_trip_keeps_the_tasks(task_type, tmp_path):
     # Two tasks: the third sample text is a formula, which the CSV export escapes on purpose.
     source = labeled_project(task_type, tasks=2, leave_unlabeled=1)

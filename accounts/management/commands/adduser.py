@@ -18,11 +18,19 @@ class Command(BaseCommand):
 
     def handle(self, *args, **opts):
         try:
-            user = user_create(username=opts["username"], password=opts["password"],
-                               role=Role(opts["role"]), country=opts["country"],
-                               timezone=opts["timezone"], email=opts["email"],
-                               check_password=False)
+            user = user_create(
+                username=opts["username"],
+                password=opts["password"],
+                role=Role(opts["role"]),
+                country=opts["country"],
+                timezone=opts["timezone"],
+                email=opts["email"],
+                check_password=False,
+            )
         except DomainError as exc:
             raise CommandError(exc.detail) from exc
-        self.stdout.write(self.style.SUCCESS(
-            f"Created {user.username} ({opts['role']}), pseudonym {user.profile.pseudonym}"))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Created {user.username} ({opts['role']}), pseudonym {user.profile.pseudonym}"
+            )
+        )

@@ -22,8 +22,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("project", type=int, help="the project's id")
         parser.add_argument("file", help="the file to import")
-        parser.add_argument("--format", choices=ImportFormat.values, default=None,
-                            help="detected from the file name when absent")
+        parser.add_argument(
+            "--format",
+            choices=ImportFormat.values,
+            default=None,
+            help="detected from the file name when absent",
+        )
 
     def handle(self, *args, project: int, file: str, format: str | None, **options):
         found = Project.objects.filter(pk=project).first()
@@ -40,25 +44,38 @@ class Command(BaseCommand):
             raise CommandError(f"Cannot read {file}: {exc.strerror}") from exc
         started = time.monotonic()
         with stream:
-            outcome = tasks_import(project=found, stream=stream, fmt=fmt, size=size,
-                                   on_progress=self._bar(started), progress_seconds=0.2)
-        self._bar(started)(Progress(outcome.bytes_read or size, size, outcome.total,
-                                    outcome.imported))
+            outcome = tasks_import(
+                project=found,
+                stream=stream,
+                fmt=fmt,
+                size=size,
+                on_progress=self._bar(started),
+                progress_seconds=0.2,
+            )
+        self._bar(started)(
+            Progress(outcome.bytes_read or size, size, outcome.total, outcome.imported)
+        )
         self.stderr.write("")
         seconds = time.monotonic() - started
         if not outcome.ok:
             for error in outcome.errors:
-                where = f"line {error['line']}" if isinstance(error["line"], int) else (
-                    error["line"] or "file")
+                where = (
+                    f"line {error['line']}"
+                    if isinstance(error["line"], int)
+                    else (error["line"] or "file")
+                )
                 self.stderr.write(f"{where}: {error['message']}")
             more = outcome.error_count - len(outcome.errors)
             if more:
                 self.stderr.write(f"and {more} more")
             raise CommandError(f"Nothing imported: {outcome.error_count} problem(s) in {file}.")
         rate = outcome.imported / seconds if seconds else 0
-        self.stdout.write(self.style.SUCCESS(
-            f"Imported {outcome.imported} tasks into project {found.pk} in {seconds:.1f} s "
-            f"({rate:,.0f} tasks/s)."))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Imported {outcome.imported} tasks into project {found.pk} in {seconds:.1f} s "
+                f"({rate:,.0f} tasks/s)."
+            )
+        )
 
     def _bar(self, started: float):
         def show(progress: Progress) -> None:
@@ -68,7 +85,8 @@ class Command(BaseCommand):
             self.stderr.write(
                 f"\r[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {fraction:4.0%} "
                 f"{progress.total:,} rows read, {progress.total / elapsed:,.0f} rows/s",
-                ending="")
+                ending="",
+            )
             self.stderr.flush()
 
         return show

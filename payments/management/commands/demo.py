@@ -52,8 +52,14 @@ class Command(BaseCommand):
             for username, role, password, country, tz in DEMO_USERS:
                 user = User.objects.filter(username=username).first()
                 if user is None:
-                    user = user_create(username=username, password=password, role=role,
-                                       country=country, timezone=tz, check_password=False)
+                    user = user_create(
+                        username=username,
+                        password=password,
+                        role=role,
+                        country=country,
+                        timezone=tz,
+                        check_password=False,
+                    )
                 users[role] = user
             owner = users[Role.OWNER]
             if not Project.objects.filter(owner=owner).exists():
@@ -64,21 +70,30 @@ class Command(BaseCommand):
 
     def _projects(self, owner) -> None:
         reviews = project_create(
-            owner=owner, title="Product reviews: sentiment", task_type="text_classification",
+            owner=owner,
+            title="Product reviews: sentiment",
+            task_type="text_classification",
             instructions="Read the review and choose its **overall sentiment**.\n\n"
-                         "- *positive*: the writer is satisfied\n- *negative*: dissatisfied\n"
-                         "- *neutral*: neither",
-            labels=["positive", "negative", "neutral"], annotations_per_task=2,
-            price_per_task="0.10", estimated_seconds_per_task=20,
+            "- *positive*: the writer is satisfied\n- *negative*: dissatisfied\n"
+            "- *neutral*: neither",
+            labels=["positive", "negative", "neutral"],
+            annotations_per_task=2,
+            price_per_task="0.10",
+            estimated_seconds_per_task=20,
         )
-        tasks_create(project=reviews, rows=[{"data": {"text": t}, "id": f"review-{i}"}
-                                            for i, t in enumerate(REVIEWS, 1)])
+        tasks_create(
+            project=reviews,
+            rows=[{"data": {"text": t}, "id": f"review-{i}"} for i, t in enumerate(REVIEWS, 1)],
+        )
         project_publish(project=reviews)
         entities = project_create(
-            owner=owner, title="People and places", task_type="text_spans",
+            owner=owner,
+            title="People and places",
+            task_type="text_spans",
             instructions="Select each **person** (PER) and **location** (LOC).",
             labels=[{"value": "PER", "hotkey": "p"}, {"value": "LOC", "hotkey": "l"}],
-            price_per_task="0.25", estimated_seconds_per_task=45,
+            price_per_task="0.25",
+            estimated_seconds_per_task=45,
         )
         tasks_create(project=entities, rows=[{"data": {"text": t}} for t in SENTENCES])
         project_publish(project=entities)
