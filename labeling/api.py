@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 from accounts.permissions import HasRole
 from accounts.roles import Role
+from fairlabel.errors import DomainError
 from labeling import dispatch, selectors, services
 from labeling.models import Category, Project, TaskType
 
@@ -231,14 +232,39 @@ class NextTaskApi(APIView):
             Project.objects.exclude(status=Project.Status.DRAFT).defer("instructions"),
             pk=project_id,
         )
-        assignment = dispatch.assignment_next(annotator=request.user, project=project)
-        if assignment is None:
-            return Response(status=status.HTTP_204_NO_CONTENT)
-        return Response(selectors.assignment_payload(assignment, project))
+        code, payload = next_for(annotator=request.user, project=project)
+        return Response(payload, status=code)
+
+
+def next_for(*, annotator, project: Project) -> tuple[int, dict | None]:
+    """The next task as (HTTP status, body): 200 and the assignment, 204, or 409 and why."""
+    try:
+        assignment = dispatch.assignment_next(annotator=annotator, project=project)
+    except DomainError as exc:
+        return exc.status_code, exc.as_dict()
+    if assignment is None:
+        return status.HTTP_204_NO_CONTENT, None
+    return status.HTTP_200_OK, selectors.assignment_payload(assignment, project)
+
+
+def with_next(body: dict, *, wanted: bool, annotator, project: Project) -> dict:
+    """`"next": true` in a submit or skip: the next task comes back in the same response,
+    `{"status", "body"}` as POST .../next/ would answer, so the page waits one round trip."""
+    if wanted:
+        code, payload = next_for(annotator=annotator, project=project)
+        body["next"] = {"status": code, "body": payload}
+    return body
 
 
 class SubmitIn(serializers.Serializer):
     result = serializers.JSONField()
+    next = serializers.BooleanField(
+        required=False, default=False, help_text="Also claim and return the next task."
+    )
+
+
+class SkipIn(serializers.Serializer):
+    next = serializers.BooleanField(required=False, default=False)
 
 
 ANNOTATION_OUT = inline_serializer(
@@ -281,18 +307,24 @@ class SubmitApi(APIView):
             "is_extra": annotation.is_extra,
         }
         if outcome.is_extra:
-            return Response(
-                {
-                    "error": "slot_taken",
-                    "detail": (
-                        "Your assignment expired and its slot went to someone else. "
-                        "Your work is kept as an extra annotation."
-                    ),
-                    "annotation": body,
-                },
-                status=status.HTTP_409_CONFLICT,
-            )
-        return Response(body, status=status.HTTP_201_CREATED if outcome.created else 200)
+            body = {
+                "error": "slot_taken",
+                "detail": (
+                    "Your assignment expired and its slot went to someone else. "
+                    "Your work is kept as an extra annotation."
+                ),
+                "annotation": body,
+            }
+            code = status.HTTP_409_CONFLICT
+        else:
+            code = status.HTTP_201_CREATED if outcome.created else status.HTTP_200_OK
+        with_next(
+            body,
+            wanted=data.validated_data["next"],
+            annotator=request.user,
+            project=annotation.project,
+        )
+        return Response(body, status=code)
 
 
 class SkipApi(APIView):
@@ -301,11 +333,20 @@ class SkipApi(APIView):
     permission_classes = [HasRole(Role.ANNOTATOR)]
 
     @extend_schema(
-        request=None,
+        request=SkipIn,
         responses=inline_serializer(
             "SkipOut", {"assignment": serializers.IntegerField(), "status": serializers.CharField()}
         ),
     )
     def post(self, request, assignment_id: int):
+        data = SkipIn(data=request.data)
+        data.is_valid(raise_exception=True)
         assignment = dispatch.assignment_skip(annotator=request.user, assignment_id=assignment_id)
-        return Response({"assignment": assignment.pk, "status": assignment.status})
+        body = {"assignment": assignment.pk, "status": assignment.status}
+        with_next(
+            body,
+            wanted=data.validated_data["next"],
+            annotator=request.user,
+            project=assignment.project,
+        )
+        return Response(body)

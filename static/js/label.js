@@ -255,6 +255,17 @@
       showProblem(T.network, null, null);
       return;
     }
+    await showNext(response);
+  }
+
+  // A submit or skip sent with `next: true` brings the next task back in its own response
+  // ({status, body}, as POST .../next/ answers): one round trip between two tasks, not two.
+  function nextOf(response) {
+    const next = response.data && response.data.next;
+    return next ? { status: next.status, data: next.body } : null;
+  }
+
+  async function showNext(response) {
     if (response.status === 200 && response.data) {
       const image = IS_IMAGE ? await preloadImage(response.data.task.data.image) : null;
       show(response.data, image);
@@ -285,7 +296,7 @@
     setBusy(true);
     let response;
     try {
-      response = await api(urlFor(cfg.urls.submit, task.assignment), { result });
+      response = await api(urlFor(cfg.urls.submit, task.assignment), { result, next: true });
     } catch (_) {
       setBusy(false);
       say(T.network, "error");
@@ -300,7 +311,8 @@
         renderToday();
       }
       say(slotTaken ? `${T.savedExtra}. ${response.data.detail}` : T.saved, "ok");
-      loadNext(); // fired at once: the next task is on its way while "Saved" shows
+      const next = nextOf(response);
+      if (next) showNext(next); else loadNext();
     } else {
       setBusy(false);
       say(errorText(response), "error");
@@ -312,7 +324,7 @@
     setBusy(true);
     let response;
     try {
-      response = await api(urlFor(cfg.urls.skip, task.assignment));
+      response = await api(urlFor(cfg.urls.skip, task.assignment), { next: true });
     } catch (_) {
       setBusy(false);
       say(T.network, "error");
@@ -320,7 +332,8 @@
     }
     if (response.status === 200) {
       say(T.skipped, "ok");
-      loadNext();
+      const next = nextOf(response);
+      if (next) showNext(next); else loadNext();
     } else {
       setBusy(false);
       say(errorText(response), "error");

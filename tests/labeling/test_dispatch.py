@@ -562,3 +562,54 @@ def test_the_beat_job_expires_through_celery(settings, annotator, owner):
         assert expire_assignments.apply().get() == 0
     assert Task.objects.get().slots_free == 1
     assert Assignment.objects.get().status == Assignment.Status.EXPIRED
+
+
+def test_submit_and_skip_can_bring_the_next_task_in_the_same_response(client_for, annotator):
+    project = project_factory(tasks=3, publish=True)
+    api = client_for(annotator)
+    first = api.post(f"/api/projects/{project.pk}/next/").json()
+    submitted = api.post(
+        f"/api/assignments/{first['assignment']}/submit/",
+        {"result": {"label": "pos"}, "next": True},
+        format="json",
+    )
+    assert submitted.status_code == 201
+    second = submitted.json()["next"]
+    assert second["status"] == 200
+    assert second["body"]["task"]["id"] != first["task"]["id"]
+    # The next task is really claimed: asking again returns the same open assignment.
+    again = api.post(f"/api/projects/{project.pk}/next/").json()
+    assert again["assignment"] == second["body"]["assignment"]
+    skipped = api.post(
+        f"/api/assignments/{again['assignment']}/skip/", {"next": True}, format="json"
+    ).json()
+    assert skipped["status"] == "skipped"
+    third = skipped["next"]["body"]
+    assert third["task"]["id"] not in {first["task"]["id"], again["task"]["id"]}
+    done = api.post(
+        f"/api/assignments/{third['assignment']}/submit/",
+        {"result": {"label": "neg"}, "next": True},
+        format="json",
+    ).json()
+    assert done["next"] == {"status": 204, "body": None}
+    plain = api.post(
+        f"/api/assignments/{third['assignment']}/submit/",
+        {"result": {"label": "neg"}},
+        format="json",
+    )
+    assert plain.status_code == 200
+    assert "next" not in plain.json()
+
+
+def test_next_in_a_submit_reports_a_refusal(client_for, annotator):
+    project = project_factory(tasks=2, publish=True)
+    api = client_for(annotator)
+    first = api.post(f"/api/projects/{project.pk}/next/").json()
+    project_pause(project=project)
+    body = api.post(
+        f"/api/assignments/{first['assignment']}/submit/",
+        {"result": {"label": "pos"}, "next": True},
+        format="json",
+    ).json()
+    assert body["next"]["status"] == 409
+    assert body["next"]["body"]["error"] == "project_closed"
