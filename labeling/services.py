@@ -135,14 +135,32 @@ def project_update(*, project: Project, **changes: Any) -> Project:
             )
         old_overlap = locked.annotations_per_task
         old_categories = locked.content_categories
+        new_overlap = fields.get("annotations_per_task", old_overlap)
+        if new_overlap < old_overlap and locked.assignments.filter(status="open").exists():
+            # The counter could not go below zero for tasks held by more people than the new
+            # overlap, and their release would then hand the task out again.
+            raise DomainError(
+                "overlap_locked",
+                "Annotations per task can go down only while nobody holds a task of this "
+                "project: pause it and wait for the open assignments to end.",
+                field="annotations_per_task",
+            )
         for name, value in fields.items():
             setattr(locked, name, value)
         locked.full_clean()
+        if locked.status == Project.Status.PUBLISHED:
+            # A published project stays fair: an edit may not take its rate under the floor.
+            for check in publish_checks():
+                error = check(project=locked)
+                if error is not None:
+                    raise error
         locked.save()
-        delta = locked.annotations_per_task - old_overlap
-        if delta:
-            # Keep the dispatcher's counter true: every task gains or loses the same slots.
-            locked.tasks.update(slots_free=Greatest(F("slots_free") + delta, 0))
+        if new_overlap > old_overlap:
+            # Keep the dispatcher's counter true: every task gains the same slots.
+            locked.tasks.update(slots_free=F("slots_free") + (new_overlap - old_overlap))
+        elif new_overlap < old_overlap:
+            # No open assignment: the slots held are exactly the counted annotations.
+            locked.tasks.update(slots_free=Greatest(new_overlap - F("annotation_count"), 0))
         if bool(old_categories) != bool(locked.content_categories):
             locked.tasks.filter(categories__isnull=True).update(
                 is_sensitive=bool(locked.content_categories)

@@ -8,7 +8,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
-from celery.schedules import crontab  # noqa: F401  (kept for beat entries that need it)
 from django.utils.translation import gettext_lazy as _
 
 from fairlabel.env import env_bool, env_decimal, env_int, env_list, env_str
@@ -174,13 +173,16 @@ CELERY_DIR = VAR_DIR / "celery"
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_RESULT_BACKEND = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
+    # A job not acknowledged within this time is handed to another worker: it must outlast the
+    # longest hard time limit (acks_late), or a long import would run twice.
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict = {"visibility_timeout": 4 * 60 * 60}
 else:
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(CELERY_DIR / "queue"),
         "data_folder_out": str(CELERY_DIR / "queue"),
         "processed_folder": str(CELERY_DIR / "processed"),
+        "control_folder": str(CELERY_DIR / "control"),
         "store_processed": False,
     }
     CELERY_RESULT_BACKEND = f"file://{CELERY_DIR / 'results'}"
@@ -261,5 +263,6 @@ for _folder in (
     CELERY_DIR / "queue",
     CELERY_DIR / "processed",
     CELERY_DIR / "results",
+    CELERY_DIR / "control",
 ):
     _folder.mkdir(parents=True, exist_ok=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import posixpath
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -115,6 +116,10 @@ class _ProgressWriter:
             self.conn.close()
 
 
+# The Celery job's hard time limit (labeling/importing/tasks.py): past it, no worker runs it.
+IMPORT_HARD_LIMIT = timedelta(seconds=3 * 3600 + 300)
+
+
 def _progress_writer(job_id: int) -> _ProgressWriter | None:
     # Inside an outer transaction (a test, a caller's atomic block) the job row is locked by
     # that transaction: a second connection would wait on it forever.
@@ -124,11 +129,20 @@ def _progress_writer(job_id: int) -> _ProgressWriter | None:
 
 
 def import_job_run(*, job_id: int) -> ImportJob | None:
-    """Run a pending import job (idempotent: a job already running, done or failed, or gone, is
-    left alone). All or nothing: a file with any bad row imports nothing."""
+    """Run a pending import job (idempotent: a job done, failed or gone is left alone, and so is
+    one running, unless it started longer ago than the job's hard time limit: its worker died,
+    and as an import commits all or nothing, running it again is safe). All or nothing: a file
+    with any bad row imports nothing."""
     with transaction.atomic():
         job = ImportJob.objects.select_for_update().filter(pk=job_id).first()
-        if job is None or job.status != JobStatus.PENDING:
+        if job is None:
+            return None
+        stale = (
+            job.status == JobStatus.RUNNING
+            and job.started_at is not None
+            and job.started_at < timezone.now() - IMPORT_HARD_LIMIT
+        )
+        if job.status != JobStatus.PENDING and not stale:
             return job
         job.status = JobStatus.RUNNING
         job.started_at = timezone.now()

@@ -894,3 +894,30 @@ def test_csv_columns_named_like_export_columns_are_data_in_other_files(owner):
     task = project.tasks.get()
     assert task.external_id == "r1"
     assert task.data == {"text": "hello", "agreement": "full", "annotations": "some notes"}
+
+
+def test_an_import_whose_worker_died_runs_again_once_past_its_time_limit(owner):
+    from datetime import timedelta
+
+    from django.core.files.base import ContentFile
+    from django.utils import timezone
+
+    from labeling.importing.services import IMPORT_HARD_LIMIT, import_job_run
+    from labeling.models import ImportJob
+
+    project = project_factory(owner)
+    job = ImportJob.objects.create(
+        project=project,
+        created_by=owner,
+        format="jsonl",
+        status="running",
+        file=ContentFile(b'{"text": "a"}\n', name="t.jsonl"),
+        started_at=timezone.now() - timedelta(minutes=5),
+    )
+    assert import_job_run(job_id=job.pk).status == "running"  # maybe still at work: left alone
+    assert project.tasks.count() == 0
+    ImportJob.objects.filter(pk=job.pk).update(
+        started_at=timezone.now() - IMPORT_HARD_LIMIT - timedelta(seconds=1)
+    )
+    assert import_job_run(job_id=job.pk).status == "done"
+    assert project.tasks.count() == 1

@@ -4,6 +4,7 @@ from decimal import Decimal
 
 import pytest
 
+from fairlabel.errors import DomainError
 from labeling.markdown import render_markdown
 from labeling.models import Project, Task
 from labeling.services import project_update, tasks_create
@@ -216,3 +217,41 @@ def test_deleting_a_project_deletes_its_tasks(owner):
     other = project_factory(owner, tasks=2)
     project.delete()
     assert set(Task.objects.values_list("project_id", flat=True)) == {other.pk}
+
+
+def test_a_published_project_cannot_be_edited_under_the_floor(owner, client_for):
+    project = project_factory(owner, tasks=1, publish=True)
+    api = client_for(owner)
+    response = api.patch(f"/api/projects/{project.pk}/", {"price_per_task": "0.01"}, format="json")
+    assert response.status_code == 400
+    assert response.json()["error"] == "below_floor"
+    slower = api.patch(
+        f"/api/projects/{project.pk}/", {"estimated_seconds_per_task": 600}, format="json"
+    )
+    assert slower.json()["error"] == "below_floor"
+    project.refresh_from_db()
+    assert project.price_per_task == Decimal("0.10")
+    assert project.estimated_seconds_per_task == 20
+
+
+def test_overlap_goes_down_only_when_nobody_holds_a_task(owner, make_user):
+    from labeling.dispatch import annotation_submit, assignment_next
+    from labeling.services import project_pause
+
+    project = project_factory(owner, tasks=2, annotations_per_task=3, publish=True)
+    first, second = make_user("annotator"), make_user("annotator")
+    done = assignment_next(annotator=first, project=project)
+    annotation_submit(annotator=first, assignment_id=done.pk, result={"label": "pos"})
+    held = assignment_next(annotator=second, project=project)
+    assert held.task_id == done.task_id  # closest to done first
+    project_pause(project=project)
+    with pytest.raises(DomainError) as refused:
+        project_update(project=project, annotations_per_task=1)
+    assert refused.value.code == "overlap_locked"
+    from labeling.dispatch import assignment_skip
+
+    assignment_skip(annotator=second, assignment_id=held.pk)
+    project_update(project=project, annotations_per_task=1)
+    counters = dict(Task.objects.values_list("id", "slots_free"))
+    assert counters[done.task_id] == 0  # it has its one annotation
+    assert sorted(counters.values()) == [0, 1]
