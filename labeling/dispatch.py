@@ -233,6 +233,13 @@ def _claim(
     return assignment
 
 
+def _seconds_between(start: datetime, end: datetime) -> Decimal:
+    """Exact to the millisecond, through integers: never through a float."""
+    elapsed = max(end - start, timedelta(0))
+    micros = (elapsed.days * 86_400 + elapsed.seconds) * 1_000_000 + elapsed.microseconds
+    return (Decimal(micros) / 1_000_000).quantize(Decimal("0.001"))
+
+
 @dataclass(frozen=True)
 class SubmitOutcome:
     annotation: Annotation
@@ -273,9 +280,7 @@ def annotation_submit(
                 slots_free=F("slots_free") - 1
             )
             is_extra = taken == 0
-        seconds = Decimal(max((now - assignment.served_at).total_seconds(), 0)).quantize(
-            Decimal("0.001")
-        )
+        seconds = _seconds_between(assignment.served_at, now)
         annotation = Annotation.objects.create(
             assignment=assignment,
             task_id=assignment.task_id,

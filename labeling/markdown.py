@@ -3,6 +3,8 @@
 import markdown as md
 import nh3
 
+# No <img>: an owner's external image in the instructions would tell a third party when and
+# from where each annotator works.
 ALLOWED_TAGS = {
     "a",
     "abbr",
@@ -17,7 +19,6 @@ ALLOWED_TAGS = {
     "h4",
     "hr",
     "i",
-    "img",
     "li",
     "ol",
     "p",
@@ -36,7 +37,6 @@ ALLOWED_TAGS = {
 }
 ALLOWED_ATTRIBUTES = {
     "a": {"href", "title"},
-    "img": {"src", "alt", "title"},
     "abbr": {"title"},
     "td": {"align"},
     "th": {"align"},

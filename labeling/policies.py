@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Decimal
 from functools import cache
 
 from django.conf import settings
@@ -111,36 +111,25 @@ def implied_hourly(*, price_per_task: Decimal, seconds_per_task: int | Decimal) 
 def publish_rate_check(*, project) -> DomainError | None:
     """A project whose implied hourly rate is under the floor cannot be published."""
     floor = settings.FAIRLABEL_FLOOR_HOURLY
-    rate = Decimal(project.price_per_task) * 3600 / Decimal(project.estimated_seconds_per_task)
-    if rate < floor:
-        needed = (floor * project.estimated_seconds_per_task / 3600).quantize(
-            Decimal("0.01"), rounding="ROUND_UP"
+    exact = Decimal(project.price_per_task) * 3600 / Decimal(project.estimated_seconds_per_task)
+    if exact >= floor:
+        return None
+    # Shown rounded down: a rate just under the floor never reads as equal to it.
+    shown = exact.quantize(Decimal("0.01"), rounding=ROUND_DOWN)
+    needed = (floor * project.estimated_seconds_per_task / 3600).quantize(
+        Decimal("0.01"), rounding=ROUND_UP
+    )
+    return DomainError(
+        "below_floor",
+        _(
+            "The implied rate %(rate)s %(cur)s/h is under the floor of %(floor)s %(cur)s/h: "
+            "raise the price to at least %(needed)s per task."
         )
-        return DomainError(
-            "below_floor",
-            _(
-                "The implied rate %(rate)s %(cur)s/h is under the floor of %(floor)s %(cur)s/h: "
-                "raise the price to at least %(needed)s per task."
-            )
-            % {
-                "rate": implied_hourly(
-                    price_per_task=project.price_per_task,
-                    seconds_per_task=project.estimated_seconds_per_task,
-                ),
-                "cur": project.currency,
-                "floor": floor,
-                "needed": needed,
-            },
-            rule=rule_url("fair-pay-floor"),
-            implied_hourly=str(
-                implied_hourly(
-                    price_per_task=project.price_per_task,
-                    seconds_per_task=project.estimated_seconds_per_task,
-                )
-            ),
-            floor_hourly=str(floor),
-        )
-    return None
+        % {"rate": shown, "cur": project.currency, "floor": floor, "needed": needed},
+        rule=rule_url("fair-pay-floor"),
+        implied_hourly=str(shown),
+        floor_hourly=str(floor),
+    )
 
 
 def publish_has_tasks_check(*, project) -> DomainError | None:

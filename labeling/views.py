@@ -178,7 +178,11 @@ def auditor_home(request):
 
 def rules(request):
     """Algorithmic transparency: every rule the dispatcher applies, with its parameters."""
-    return render(request, "labeling/rules.html", {"s": settings})
+    # Only the policy values: never hand the whole settings object to a template.
+    policies = {
+        name: getattr(settings, name) for name in dir(settings) if name.startswith("FAIRLABEL_")
+    }
+    return render(request, "labeling/rules.html", {"s": policies})
 
 
 @role_required(Role.ANNOTATOR)

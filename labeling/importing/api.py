@@ -5,7 +5,6 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -79,7 +78,7 @@ class ProjectImportsApi(APIView):
 class ImportDetailApi(APIView):
     """An import job's status, progress and errors; only the project's owner sees it."""
 
-    permission_classes = [IsAuthenticated]
+    permission_classes = [HasRole(Role.OWNER, Role.ADMIN)]
 
     @extend_schema(operation_id="imports_retrieve", responses={200: ImportOut})
     def get(self, request, import_id: int):

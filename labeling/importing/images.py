@@ -28,6 +28,7 @@ from labeling.importing.loader import (
     Progress,
     ProgressCallback,
     _Rollback,
+    project_hold,
     sink_for,
 )
 from labeling.models import Project
@@ -111,6 +112,7 @@ def images_import(
     read = 0
     try:
         with transaction.atomic(), sink_for(project) as sink:
+            project_hold(project)
             for number, info in enumerate(members if not errors.count else [], 1):
                 name = info.filename
                 read += info.compress_size

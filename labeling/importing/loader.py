@@ -16,6 +16,7 @@ import orjson
 from django.conf import settings
 from django.db import connection, transaction
 
+from labeling.exporting.formats import FORMULA_START  # what the CSV export escapes
 from labeling.importing import parsers
 from labeling.importing.parsers import ByteCounter, FileError, RowError
 from labeling.importing.rows import RowProblem, RowReader, categories_from_cell, external_id_of
@@ -264,7 +265,7 @@ def sink_for(project: Project) -> _Sink:
     return PostgresSink(project) if connection.vendor == "postgresql" else SqliteSink(project)
 
 
-def _project_hold(project: Project) -> None:
+def project_hold(project: Project) -> None:
     """Keep the project from being deleted while its tasks go in (tasks carry no database
     foreign key: see Task.project). FOR KEY SHARE blocks a delete, not an edit or a read."""
     if connection.vendor == "postgresql":
@@ -312,6 +313,10 @@ class _CsvColumns:
         return cls(ext, tuple(drop), rename, True)
 
 
+def _unescape_formula(cell: str) -> str:
+    return cell[1:] if cell[:1] == "'" and cell[1:2] in FORMULA_START else cell
+
+
 def _csv_rows(records: Iterator[tuple[int, Any]], reader: RowReader) -> Iterator[tuple[int, Any]]:
     """CSV cells -> (data, external id, categories, predictions); cells stay text, and a cell
     starting with = + - @ is kept as it is (exports escape such cells). The columns a Fairlabel
@@ -334,6 +339,9 @@ def _csv_rows(records: Iterator[tuple[int, Any]], reader: RowReader) -> Iterator
             if columns.rename:
                 names = dict(columns.rename)
                 cells = {names.get(name, name): cell for name, cell in cells.items()}
+            if columns.annotations:
+                # A Fairlabel export wrote "'" before cells a spreadsheet would run as formulas.
+                cells = {name: _unescape_formula(cell) for name, cell in cells.items()}
             predictions = None
             if annotations is not None and annotations.strip():
                 try:
@@ -437,7 +445,7 @@ def tasks_import(
 
     try:
         with transaction.atomic(), sink_for(project) as sink:
-            _project_hold(project)
+            project_hold(project)
             add_plain = sink.add_plain
             pending = sink.rows
             try:
@@ -505,7 +513,7 @@ def tasks_import(
                             bool(categories) if categories is not None else project_sensitive,
                             None if predictions is None else dumps(predictions),
                         )
-                    if len(pending) >= BATCH_ROWS:
+                    if len(pending) >= BATCH_ROWS or len(batch_ids) >= BATCH_ROWS:
                         flush()
             except FileError as exc:
                 error(exc.line, exc.message)

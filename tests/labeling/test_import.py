@@ -593,8 +593,9 @@ def test_api_import_and_status(
     assert (detail["total"], detail["imported"], detail["errors"]) == (1, 1, [])
     assert detail["bytes_read"] == detail["size_bytes"] > 0
     assert detail["error_count"] == 0
-    for other in (make_user("owner"), annotator, auditor):
-        assert client_for(other).get(job_url).status_code == 404
+    assert client_for(make_user("owner")).get(job_url).status_code == 404
+    for other in (annotator, auditor):
+        assert client_for(other).get(job_url).status_code == 403
 
 
 def test_api_reports_errors(client_for, project, django_capture_on_commit_callbacks):

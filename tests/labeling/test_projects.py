@@ -255,3 +255,9 @@ def test_overlap_goes_down_only_when_nobody_holds_a_task(owner, make_user):
     counters = dict(Task.objects.values_list("id", "slots_free"))
     assert counters[done.task_id] == 0  # it has its one annotation
     assert sorted(counters.values()) == [0, 1]
+
+
+def test_instructions_cannot_embed_external_images():
+    html = render_markdown("![track](https://tracker.example/pixel.png) hello")
+    assert "<img" not in html
+    assert "hello" in html

@@ -68,8 +68,8 @@ def test_round_trip_keeps_tasks_and_labels(fmt, task_type, tmp_path):
     ],
 )
 def test_csv_round_trip_keeps_the_tasks(task_type, tmp_path):
-    # Two tasks: the third sample text is a formula, which the CSV export escapes on purpose.
-    source = labeled_project(task_type, tasks=2, leave_unlabeled=1)
+    # The third sample text is a formula: the export escapes it, the import unescapes it.
+    source = labeled_project(task_type, tasks=3, leave_unlabeled=1)
     # Label counts and annotations are export-only columns; the data and ids come back.
     target = _round_trip(source, "csv", tmp_path)
     assert _tasks(target) == _tasks(source)
