@@ -113,6 +113,7 @@ def images_import(
     try:
         with transaction.atomic(), sink_for(project) as sink:
             project_hold(project)
+            sink.slots = project.annotations_per_task
             for number, info in enumerate(members if not errors.count else [], 1):
                 name = info.filename
                 read += info.compress_size

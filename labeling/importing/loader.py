@@ -266,16 +266,24 @@ def sink_for(project: Project) -> _Sink:
 
 
 def project_hold(project: Project) -> None:
-    """Keep the project from being deleted while its tasks go in (tasks carry no database
-    foreign key: see Task.project). FOR KEY SHARE blocks a delete, not an edit or a read."""
+    """Hold the project row FOR KEY SHARE while its tasks go in, and refresh from it what the
+    new tasks take from the project. It blocks a delete (tasks carry no database foreign key:
+    see Task.project) and an edit (project_update locks FOR UPDATE) until the import ends."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(
-                f"SELECT 1 FROM {Project._meta.db_table} WHERE id = %s FOR KEY SHARE",  # noqa: S608
+                f"SELECT annotations_per_task, content_categories::text "  # noqa: S608
+                f"FROM {Project._meta.db_table} WHERE id = %s FOR KEY SHARE",
                 [project.pk],
             )
-            if cursor.fetchone() is None:
-                raise Project.DoesNotExist(f"project {project.pk} no longer exists")
+            found = cursor.fetchone()
+        if found is None:
+            raise Project.DoesNotExist(f"project {project.pk} no longer exists")
+        project.annotations_per_task = found[0]
+        project.content_categories = orjson.loads(found[1])
+    else:
+        # SQLite: the import's transaction holds the whole database's write lock.
+        project.refresh_from_db(fields=["annotations_per_task", "content_categories"])
 
 
 # --- the pass ---------------------------------------------------------------------------------
@@ -414,7 +422,6 @@ def tasks_import(
     reader = RowReader(project, label_studio=fmt == ImportFormat.LABEL_STUDIO)
     always_unwrap = fmt == ImportFormat.LABEL_STUDIO
     check_existing = project.tasks.filter(external_id__isnull=False).exists()
-    project_sensitive = project.is_sensitive
     required = reader.required
     unwrap = reader.unwrap
     dumps = orjson.dumps
@@ -446,6 +453,8 @@ def tasks_import(
     try:
         with transaction.atomic(), sink_for(project) as sink:
             project_hold(project)
+            sink.slots = project.annotations_per_task
+            project_sensitive = project.is_sensitive
             add_plain = sink.add_plain
             pending = sink.rows
             try:
