@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import orjson
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
@@ -13,7 +15,7 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from fairlabel.errors import DomainError
-from labeling.models import Project, Task, TaskType
+from labeling.models import Project, TaskType
 from labeling.policies import publish_checks
 from labeling.results import REQUIRED_FIELD, categories_normalize, labels_normalize
 
@@ -202,28 +204,15 @@ def task_row_check(*, project: Project, data: Any) -> str | None:
 
 
 def tasks_create(*, project: Project, rows: Iterable[dict[str, Any]]) -> int:
-    """Create tasks from {"data", "id"?, "categories"?, "predictions"?} rows, all or none.
-    The bulk import path (labeling/importing) does the same at speed."""
-    tasks = []
-    for number, row in enumerate(rows, 1):
-        problem = task_row_check(project=project, data=row.get("data"))
-        if problem:
-            raise DomainError("invalid_task", f"Row {number}: {problem}.")
-        categories = row.get("categories")
-        if categories is not None:
-            categories = categories_normalize(categories, field="categories")
-        sensitive = bool(categories) if categories is not None else project.is_sensitive
-        tasks.append(
-            Task(
-                project=project,
-                data=row["data"],
-                external_id=row.get("id"),
-                categories=categories,
-                is_sensitive=sensitive,
-                predictions=row.get("predictions"),
-                slots_free=project.annotations_per_task,
-            )
+    """Create tasks from {"data", "id"?, "categories"?, "predictions"?} rows, all or none,
+    through the import path: one set of checks for both (demo data, tests, small callers)."""
+    from labeling.importing.loader import tasks_import
+
+    stream = io.BytesIO(b"".join(orjson.dumps(row) + b"\n" for row in rows))
+    outcome = tasks_import(project=project, stream=stream, fmt="jsonl")
+    if not outcome.ok:
+        first = outcome.errors[0]
+        raise DomainError(
+            "invalid_task", f"Row {first['line']}: {first['message']}.", errors=outcome.errors
         )
-    with transaction.atomic():
-        Task.objects.bulk_create(tasks, batch_size=1000)
-    return len(tasks)
+    return outcome.imported
