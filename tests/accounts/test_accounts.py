@@ -163,6 +163,7 @@ def test_pseudonyms_are_stable_and_distinct(make_user):
 def test_language_follows_the_browser_and_the_switcher(client):
     french = client.get("/accounts/login/", HTTP_ACCEPT_LANGUAGE="fr")
     assert 'lang="fr"' in french.content.decode()
+    assert "Se connecter" in french.content.decode()  # the compiled catalogue is shipped
     client.post("/i18n/setlang/", {"language": "en", "next": "/accounts/login/"})
     english = client.get("/accounts/login/", HTTP_ACCEPT_LANGUAGE="fr")
     assert 'lang="en"' in english.content.decode()
