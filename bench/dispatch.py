@@ -231,7 +231,12 @@ def one_client(
     }
 
 
-def many_clients(port: int, tokens: list[str], project_id: int, seconds: float) -> dict[str, float]:
+def many_clients(
+    port: int, tokens: list[str], project_id: int, seconds: float, *, page_flow: bool = False
+) -> dict[str, float]:
+    """Cycles per second with one thread per annotator. `page_flow`: as the labeling page does
+    it, each submit carries `"next": true` and brings the next task back (one request a cycle);
+    otherwise next and submit are two requests."""
     results: list[dict] = [{"cycles": 0, "created": 0, "next": [], "errors": []} for _ in tokens]
     start = threading.Barrier(len(tokens) + 1)
     stop_at: list[float] = []
@@ -239,6 +244,8 @@ def many_clients(port: int, tokens: list[str], project_id: int, seconds: float) 
     def run(token: str, out: dict) -> None:
         client = Client(port, token)
         start.wait()
+        if page_flow:
+            return run_page_flow(client, out)
         for _ in range(100_000):
             if time.monotonic() > stop_at[0]:
                 return
@@ -255,6 +262,26 @@ def many_clients(port: int, tokens: list[str], project_id: int, seconds: float) 
             out["cycles"] += 1
             out["created"] += 1
             out["next"].append(n_ms)
+
+    def run_page_flow(client: Client, out: dict) -> None:
+        status, body, n_ms = client.post(f"/api/projects/{project_id}/next/")
+        for _ in range(100_000):
+            if status == 204 or time.monotonic() > stop_at[0]:
+                return
+            if status != 200:
+                out["errors"].append(f"next {status}")
+                return
+            code, reply, ms = client.post(
+                f"/api/assignments/{body['assignment']}/submit/",
+                {"result": {"label": "pos"}, "next": True},
+            )
+            if code != 201:
+                out["errors"].append(f"submit {code}")
+                return
+            out["cycles"] += 1
+            out["created"] += 1
+            out["next"].append(ms)
+            status, body = reply["next"]["status"], reply["next"]["body"]
 
     threads = [
         threading.Thread(target=run, args=(t, r)) for t, r in zip(tokens, results, strict=True)
@@ -413,6 +440,10 @@ def main() -> None:
         target = projects[(1, max(sizes))]
         burst = many_clients(args.port, tokens[len(sizes) + 1 :], target.pk, args.seconds)
         created += burst["created"]
+        page = many_clients(
+            args.port, tokens[len(sizes) + 1 :], target.pk, args.seconds, page_flow=True
+        )
+        created += page["created"]
         bare = calibrate(args.port, tokens[len(sizes) + 1 :], min(args.seconds, 5))
     finally:
         server.terminate()
@@ -438,6 +469,12 @@ def main() -> None:
         f"{burst['per_second']:.0f} cycles/s ({burst['cycles']} cycles; next p50 "
         f"{burst['next_p50']:.1f}ms p95 {burst['next_p95']:.1f}ms) target >= 300"
         + (f"; errors: {burst['errors']}" if burst["errors"] else "")
+    )
+    print(
+        f"{args.clients} clients, as the labeling page does it (submit with next: one request "
+        f"a cycle): {page['per_second']:.0f} cycles/s ({page['cycles']} cycles; p50 "
+        f"{page['next_p50']:.1f}ms p95 {page['next_p95']:.1f}ms)"
+        + (f"; errors: {page['errors']}" if page["errors"] else "")
     )
     print(
         f"for scale, now: GET /api/me/ with {args.clients} clients serves {bare:.0f} "
