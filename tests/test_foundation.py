@@ -4,37 +4,12 @@ Celery reaches a real worker on Redis, /healthz reports the database and the bro
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import uuid
-from pathlib import Path
 
 import pytest
 from django.db import connection
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def run_manage(*args: str, env: dict[str, str], timeout: int = 180) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k
-        not in {"DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE"}
-    }
-    env.update(extra)
-    return env
+from tests.processes import celery_worker, clean_env, run_manage
 
 
 def test_embedded_default_migrates_on_sqlite(tmp_path):
@@ -117,43 +92,15 @@ def test_production_settings_refuse_unsafe_values(tmp_path, change, message):
 def test_celery_round_trip_through_a_real_worker_on_redis(tmp_path):
     from fairlabel.celery import app
 
-    queue = f"test-{uuid.uuid4().hex[:8]}"
-    env = clean_env(
-        REDIS_URL=os.environ["REDIS_URL"],
-        FAIRLABEL_VAR_DIR=str(tmp_path),
-        DJANGO_SETTINGS_MODULE="fairlabel.settings.base",
-    )
+    env = {"REDIS_URL": os.environ["REDIS_URL"], "FAIRLABEL_VAR_DIR": str(tmp_path)}
     if os.environ.get("DATABASE_URL"):
         env["DATABASE_URL"] = os.environ["DATABASE_URL"]
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "fairlabel",
-            "worker",
-            "-Q",
-            queue,
-            "--concurrency=1",
-            "--pool=solo",
-            "--loglevel=WARNING",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
+    with celery_worker(**env) as queue:
         assert app.conf.broker_url.startswith("redis://")
         result = app.send_task("fairlabel.ping", kwargs={"value": 41}, queue=queue)
         reply = result.get(timeout=60)
         assert reply["pong"] == 42
         assert reply["pid"] != os.getpid()  # it ran in the worker, not here
-    finally:
-        worker.terminate()
-        worker.wait(timeout=30)
 
 
 @pytest.mark.django_db

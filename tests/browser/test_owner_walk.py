@@ -9,6 +9,7 @@ import zipfile
 
 import pytest
 from PIL import Image
+from playwright.sync_api import expect
 
 from labeling.models import Project
 from tests.browser.conftest import login
@@ -61,6 +62,15 @@ def _files(folder) -> dict[str, str]:
     return paths
 
 
+EXPORT_NAMES = {
+    "json": "JSON",
+    "jsonl": "JSON Lines",
+    "csv": "CSV",
+    "label_studio": "Label Studio",
+    "conll2003": "CoNLL 2003",
+    "coco": "COCO",
+}
+
 # task type, labels, file, import format ("" = detect), tasks expected, export formats
 PLAN = [
     (
@@ -100,9 +110,13 @@ def test_owner_builds_a_project_of_each_type_imports_each_format_and_exports_eac
         page.get_by_text(f"Imported {expected} task").wait_for()
         assert project.tasks.count() == expected
         for export in exports:
+            jobs = page.locator("#exports-panel tbody tr")
+            before = jobs.count()
             page.locator("#export-format").select_option(export)
             page.get_by_role("button", name="Export", exact=True).click()
-            newest = page.locator("#exports-panel tbody tr").first
+            expect(jobs).to_have_count(before + 1)  # the new job's row, not the last one's
+            newest = jobs.first
+            expect(newest).to_contain_text(EXPORT_NAMES[export])
             link = newest.get_by_role("link", name="File")
             link.wait_for()
             with page.expect_download() as download:

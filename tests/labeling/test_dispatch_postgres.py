@@ -4,14 +4,10 @@ plans on a large project, and the expiry beat job run by a real Celery worker on
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import threading
 import time
-import uuid
 from collections import Counter
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.db import connection, transaction
@@ -20,14 +16,9 @@ from django.utils import timezone
 from labeling import dispatch
 from labeling.models import Annotation, Assignment, Task
 from tests.factories import project_factory
+from tests.processes import celery_worker
 
-ROOT = Path(__file__).resolve().parents[2]
-
-# serialized_rollback: the flush after each test drops the role groups the migrations made.
-pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
-]
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
 def _cycle_until_done(client, project_id: int, outcome: dict, deadline: float) -> None:
@@ -142,17 +133,6 @@ def test_a_fast_annotator_is_not_slowed_by_the_tasks_it_already_did(owner, annot
     assert "rows=1 " in walk, fresh_plan  # ...and the walk of untouched tasks stops at once
 
 
-def _clean_env(**extra: str) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k
-        not in {"DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE"}
-    }
-    env.update(extra)
-    return env
-
-
 @pytest.mark.redis
 @pytest.mark.filterwarnings(
     "ignore::celery.exceptions.AlwaysEagerIgnored", "ignore:Results are not stored:RuntimeWarning"
@@ -172,41 +152,13 @@ def test_a_real_worker_runs_the_expiry_job_and_the_slot_returns(owner, make_user
         f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST'] or '127.0.0.1'}:"
         f"{db['PORT'] or 5432}/{db['NAME']}"
     )
-    queue = f"test-expiry-{uuid.uuid4().hex[:8]}"
-    env = _clean_env(
-        DATABASE_URL=url,
-        REDIS_URL=os.environ["REDIS_URL"],
-        FAIRLABEL_VAR_DIR=str(tmp_path),
-        DJANGO_SETTINGS_MODULE="fairlabel.settings.base",
-    )
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "fairlabel",
-            "worker",
-            "-Q",
-            queue,
-            "--concurrency=1",
-            "--pool=solo",
-            "--loglevel=WARNING",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
+    with celery_worker(
+        DATABASE_URL=url, REDIS_URL=os.environ["REDIS_URL"], FAIRLABEL_VAR_DIR=str(tmp_path)
+    ) as queue:
         result = app.send_task("labeling.expire_assignments", queue=queue)
         assert result.get(timeout=60) == 1
         again = app.send_task("labeling.expire_assignments", queue=queue)
         assert again.get(timeout=60) == 0  # idempotent
-    finally:
-        worker.terminate()
-        worker.wait(timeout=30)
     abandoned.refresh_from_db()
     assert abandoned.status == Assignment.Status.EXPIRED
     assert Task.objects.get().slots_free == 1
