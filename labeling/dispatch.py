@@ -220,7 +220,7 @@ def _claim(
         return None
     _execute(_TAKE_SLOT, [task.pk])
     task.slots_free -= 1
-    assignment = Assignment.objects.create(
+    assignment = Assignment(
         task=task,
         project=project,
         annotator=annotator,
@@ -228,6 +228,18 @@ def _claim(
         served_at=now,
         expires_at=now + assignment_lifetime(),
         holds_slot=True,
+    )
+    _insert(
+        assignment,
+        (
+            "task_id",
+            "project_id",
+            "annotator_id",
+            "status",
+            "served_at",
+            "expires_at",
+            "holds_slot",
+        ),
     )
     hooks_call("served", assignment, now)
     return assignment
@@ -278,7 +290,7 @@ def annotation_submit(
             # Expired and released: take the slot back only if nobody else holds it.
             is_extra = _execute(_TAKE_SLOT, [assignment.task_id]) == 0
         seconds = _seconds_between(assignment.served_at, now)
-        annotation = Annotation.objects.create(
+        annotation = Annotation(
             assignment=assignment,
             task_id=assignment.task_id,
             project=project,
@@ -286,6 +298,20 @@ def annotation_submit(
             result=cleaned,
             seconds=seconds,
             is_extra=is_extra,
+            created_at=now,
+        )
+        _insert(
+            annotation,
+            (
+                "assignment_id",
+                "task_id",
+                "project_id",
+                "annotator_id",
+                "result",
+                "seconds",
+                "is_extra",
+                "created_at",
+            ),
         )
         _finish(assignment, status=Assignment.Status.SUBMITTED, now=now, holds_slot=not is_extra)
         if not is_extra:
@@ -345,6 +371,25 @@ def _execute(sql: str, params: list[object]) -> int:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
+
+
+def _insert(instance, attnames: tuple[str, ...]) -> None:
+    """INSERT ... RETURNING id through each field's own database preparation."""
+    meta = instance._meta
+    fields = [meta.get_field(name) for name in attnames]  # get_field knows attnames too
+    values = [
+        field.get_db_prep_save(getattr(instance, field.attname), connection) for field in fields
+    ]
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    marks = ", ".join(["%s"] * len(fields))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {meta.db_table} ({columns}) VALUES ({marks}) RETURNING id",  # noqa: S608
+            values,
+        )
+        instance.pk = cursor.fetchone()[0]
+    instance._state.adding = False
+    instance._state.db = connection.alias
 
 
 def _finish(assignment: Assignment, *, status: str, now: datetime, holds_slot: bool) -> None:
