@@ -264,7 +264,7 @@ def many_clients(
             out["next"].append(n_ms)
 
     def run_page_flow(client: Client, out: dict) -> None:
-        status, body, n_ms = client.post(f"/api/projects/{project_id}/next/")
+        status, body, _ms = client.post(f"/api/projects/{project_id}/next/")
         for _ in range(100_000):
             if status == 204 or time.monotonic() > stop_at[0]:
                 return
