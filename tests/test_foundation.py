@@ -121,3 +121,20 @@ def test_openapi_schema_and_docs_are_served(client):
     docs = client.get("/api/docs/")
     assert docs.status_code == 200
     assert b"swagger" in docs.content.lower()
+
+
+def test_docker_compose_describes_the_production_deployment():
+    import yaml
+
+    from tests.processes import ROOT
+
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert {"postgres", "redis", "web", "worker", "beat", "migrate"} <= set(services)
+    web = services["web"]
+    assert web["command"][0] == "gunicorn"
+    assert web["environment"]["DJANGO_SETTINGS_MODULE"] == "fairlabel.settings.production"
+    assert web["environment"]["DATABASE_URL"].startswith("postgres://")
+    assert web["environment"]["REDIS_URL"].startswith("redis://")
+    assert services["worker"]["command"][:4] == ["celery", "-A", "fairlabel", "worker"]
+    assert services["beat"]["command"][:4] == ["celery", "-A", "fairlabel", "beat"]
