@@ -7,7 +7,6 @@ running it."""
 from __future__ import annotations
 
 from django.contrib.auth.models import User
-from django.db import connection
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
@@ -15,16 +14,17 @@ from rest_framework.authtoken.models import Token
 
 from accounts.roles import Role
 
-_USER_FIELDS = [f.attname for f in User._meta.concrete_fields]
-# Built once from constants (table and column names, the role names); the key is a parameter.
+# Built once from constants (table names, the role names); the key is a parameter. A user has
+# one role; should it hold several groups, the first in Role's order wins, as in role_of().
 _SQL = (  # noqa: S608
-    "SELECT {columns}, ("
+    "SELECT u.*, ("
     "  SELECT g.name FROM auth_group g JOIN auth_user_groups ug ON ug.group_id = g.id"
-    "  WHERE ug.user_id = u.id AND g.name IN ({roles}) ORDER BY g.id LIMIT 1"
-    ") FROM {token} t JOIN {user} u ON u.id = t.user_id WHERE t.key = %s"
+    "  WHERE ug.user_id = u.id AND g.name IN ({roles})"
+    "  ORDER BY CASE g.name {order} END LIMIT 1"
+    ") AS role_name FROM {token} t JOIN {user} u ON u.id = t.user_id WHERE t.key = %s"
 ).format(
-    columns=", ".join(f"u.{connection.ops.quote_name(f)}" for f in _USER_FIELDS),
     roles=", ".join(f"'{r.value}'" for r in Role),
+    order=" ".join(f"WHEN '{r.value}' THEN {n}" for n, r in enumerate(Role)),
     token=Token._meta.db_table,
     user=User._meta.db_table,
 )
@@ -32,15 +32,13 @@ _SQL = (  # noqa: S608
 
 class RoleTokenAuthentication(TokenAuthentication):
     def authenticate_credentials(self, key):
-        with connection.cursor() as cursor:
-            cursor.execute(_SQL, [key])
-            row = cursor.fetchone()
-        if row is None:
+        # raw() applies each field's converters (timezone-aware datetimes on SQLite too).
+        user = next(iter(User.objects.raw(_SQL, [key])), None)
+        if user is None:
             raise exceptions.AuthenticationFailed(_("Invalid token."))
-        *fields, role_name = row
-        user = User.from_db("default", _USER_FIELDS, fields)
         if not user.is_active:
             raise exceptions.AuthenticationFailed(_("User inactive or deleted."))
+        role_name = user.role_name
         role = Role(role_name) if role_name else (Role.ADMIN if user.is_superuser else None)
         user._fairlabel_role = role
         return (user, Token(key=key, user=user))

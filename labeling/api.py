@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.db import DatabaseError
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -251,7 +252,11 @@ def with_next(body: dict, *, wanted: bool, annotator, project: Project) -> dict:
     """`"next": true` in a submit or skip: the next task comes back in the same response,
     `{"status", "body"}` as POST .../next/ would answer, so the page waits one round trip."""
     if wanted:
-        code, payload = next_for(annotator=annotator, project=project)
+        try:
+            code, payload = next_for(annotator=annotator, project=project)
+        except DatabaseError:
+            # The submit or skip is committed; only the next task failed: ask for it again.
+            code, payload = 503, {"error": "retry", "detail": "Ask for the next task again."}
         body["next"] = {"status": code, "body": payload}
     return body
 

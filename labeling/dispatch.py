@@ -342,7 +342,7 @@ def _own_assignment_locked(*, annotator, assignment_id: int) -> Assignment:
     if assignment is None:
         raise DomainError("not_found", "No such assignment of yours.", status=404)
     assignment.project = _raw_one(Project, _PROJECT_SQL, [assignment.project_id])
-    assignment.task = _raw_one(Task, _TASK_DATA_SQL, [assignment.task_id])
+    assignment.task = _raw_one(Task, _TASK_SQL, [assignment.task_id])
     return assignment
 
 
@@ -351,10 +351,14 @@ def _own_assignment_locked(*, annotator, assignment_id: int) -> Assignment:
 _A, _P, _T = Assignment._meta.db_table, Project._meta.db_table, Task._meta.db_table
 _TAKE_SLOT = f"UPDATE {_T} SET slots_free = slots_free - 1 WHERE id = %s AND slots_free > 0"  # noqa: S608
 _GIVE_SLOT = f"UPDATE {_T} SET slots_free = slots_free + 1 WHERE id = %s"  # noqa: S608
+_GIVE_SLOTS = f"UPDATE {_T} SET slots_free = slots_free + %s WHERE id = %s"  # noqa: S608
 _COUNT_ANNOTATION = f"UPDATE {_T} SET annotation_count = annotation_count + 1 WHERE id = %s"  # noqa: S608
 _FINISH = f"UPDATE {_A} SET status = %s, finished_at = %s, holds_slot = %s WHERE id = %s"  # noqa: S608
-_PROJECT_SQL = f"SELECT * FROM {_P} WHERE id = %s"  # noqa: S608
-_TASK_DATA_SQL = f"SELECT id, data FROM {_T} WHERE id = %s"  # noqa: S608
+# The project without its instructions (long Markdown, not needed to validate a result).
+_PROJECT_SQL = "SELECT {} FROM {} WHERE id = %s".format(  # noqa: S608
+    ", ".join(f.column for f in Project._meta.concrete_fields if f.name != "instructions"), _P
+)
+_TASK_SQL = f"SELECT * FROM {_T} WHERE id = %s"  # noqa: S608
 
 
 def _lock_sql() -> str:
@@ -382,12 +386,11 @@ def _insert(instance, attnames: tuple[str, ...]) -> None:
     ]
     columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
     marks = ", ".join(["%s"] * len(fields))
+    sql = f"INSERT INTO {meta.db_table} ({columns}) VALUES ({marks})"  # noqa: S608
+    returning = connection.features.can_return_columns_from_insert
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {meta.db_table} ({columns}) VALUES ({marks}) RETURNING id",  # noqa: S608
-            values,
-        )
-        instance.pk = cursor.fetchone()[0]
+        cursor.execute(sql + " RETURNING id" if returning else sql, values)
+        instance.pk = cursor.fetchone()[0] if returning else cursor.lastrowid
     instance._state.adding = False
     instance._state.db = connection.alias
 
@@ -425,11 +428,9 @@ def _release(assignments: list[Assignment], *, now: datetime) -> None:
     Assignment.objects.filter(pk__in=[a.pk for a in assignments]).update(
         status=Assignment.Status.EXPIRED, holds_slot=False, finished_at=now
     )
-    by_count: dict[int, list[int]] = {}
-    for task_id, count in per_task.items():
-        by_count.setdefault(count, []).append(task_id)
-    for count, task_ids in by_count.items():
-        Task.objects.filter(pk__in=sorted(task_ids)).update(slots_free=F("slots_free") + count)
+    # One task at a time in pk order: two concurrent releases never lock tasks crosswise.
+    for task_id in sorted(per_task):
+        _execute(_GIVE_SLOTS, [per_task[task_id], task_id])
     for assignment in assignments:
         assignment.status = Assignment.Status.EXPIRED
         assignment.holds_slot = False

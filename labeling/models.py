@@ -97,7 +97,7 @@ class Task(models.Model):
 
     # Indexed by ("project", "id") below, which also serves the foreign key: one index fewer
     # to maintain on bulk imports. No database-level constraint: PostgreSQL checks a foreign key
-    # row by row (5 s of a 1M-row import); the import holds the project row FOR KEY SHARE
+    # row by row (5 s of a 1M-row import); the import holds the project row FOR SHARE
     # instead, which is the same guarantee, checked once. Deletes cascade through the ORM.
     project = models.ForeignKey(
         Project, on_delete=models.CASCADE, related_name="tasks", db_index=False, db_constraint=False

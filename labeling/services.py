@@ -127,7 +127,7 @@ def project_update(*, project: Project, **changes: Any) -> Project:
         raise DomainError("invalid", f"Cannot change: {', '.join(sorted(unknown))}.")
     fields = _clean(changes)
     with transaction.atomic():
-        locked = Project.objects.select_for_update().get(pk=project.pk)
+        locked = Project.objects.select_for_update(no_key=True).get(pk=project.pk)
         has_tasks = locked.tasks.exists()
         if "task_type" in fields and fields["task_type"] != locked.task_type and has_tasks:
             raise DomainError(
@@ -172,7 +172,7 @@ def project_update(*, project: Project, **changes: Any) -> Project:
 
 def project_publish(*, project: Project) -> Project:
     with transaction.atomic():
-        locked = Project.objects.select_for_update().get(pk=project.pk)
+        locked = Project.objects.select_for_update(no_key=True).get(pk=project.pk)
         for check in publish_checks():
             error = check(project=locked)
             if error is not None:
@@ -185,7 +185,7 @@ def project_publish(*, project: Project) -> Project:
 
 def project_pause(*, project: Project) -> Project:
     with transaction.atomic():
-        locked = Project.objects.select_for_update().get(pk=project.pk)
+        locked = Project.objects.select_for_update(no_key=True).get(pk=project.pk)
         if locked.status == Project.Status.PUBLISHED:
             locked.status = Project.Status.PAUSED
             locked.save(update_fields=["status", "updated_at"])

@@ -266,14 +266,15 @@ def sink_for(project: Project) -> _Sink:
 
 
 def project_hold(project: Project) -> None:
-    """Hold the project row FOR KEY SHARE while its tasks go in, and refresh from it what the
-    new tasks take from the project. It blocks a delete (tasks carry no database foreign key:
-    see Task.project) and an edit (project_update locks FOR UPDATE) until the import ends."""
+    """Hold the project row FOR SHARE while its tasks go in, and refresh from it what the new
+    tasks take from the project. It blocks a delete (tasks carry no database foreign key: see
+    Task.project) and an edit (project services lock FOR NO KEY UPDATE) until the import ends,
+    not the dispatcher (its assignment inserts take KEY SHARE)."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(
                 f"SELECT annotations_per_task, content_categories::text "  # noqa: S608
-                f"FROM {Project._meta.db_table} WHERE id = %s FOR KEY SHARE",
+                f"FROM {Project._meta.db_table} WHERE id = %s FOR SHARE",
                 [project.pk],
             )
             found = cursor.fetchone()

@@ -182,3 +182,27 @@ def test_a_bad_token_is_refused(api_client):
     response = api_client.get("/api/me/", HTTP_AUTHORIZATION="Token nope")
     assert response.status_code == 401
     assert response.json()["error"] == "authentication_failed"
+
+
+def test_token_auth_and_role_of_agree_for_a_user_in_several_groups(make_user, client_for):
+    from django.contrib.auth.models import Group
+
+    user = make_user("owner")
+    # A group made later gets a higher id than the owner group: order by role, not by id.
+    Group.objects.filter(name="annotator").delete()
+    user.groups.add(Group.objects.create(name="annotator"))
+    user = type(user).objects.get(pk=user.pk)
+    assert client_for(user).get("/api/me/").json()["role"] == role_of(user) == Role.ANNOTATOR
+
+
+def test_token_authenticated_users_have_aware_datetimes(make_user):
+    from rest_framework.authtoken.models import Token
+
+    from accounts.authentication import RoleTokenAuthentication
+
+    user = make_user("annotator")
+    token = Token.objects.create(user=user)
+    found, _ = RoleTokenAuthentication().authenticate_credentials(token.key)
+    assert found.pk == user.pk
+    assert found.date_joined.tzinfo is not None
+    assert found.date_joined == user.date_joined

@@ -614,3 +614,24 @@ def test_next_in_a_submit_reports_a_refusal(client_for, annotator):
     ).json()
     assert body["next"]["status"] == 409
     assert body["next"]["body"]["error"] == "project_closed"
+
+
+def test_a_database_error_on_the_next_task_keeps_the_submit(client_for, annotator, monkeypatch):
+    from django.db import OperationalError
+
+    project = project_factory(tasks=2, publish=True)
+    api = client_for(annotator)
+    first = api.post(f"/api/projects/{project.pk}/next/").json()
+
+    def locked(**kwargs):
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(dispatch, "assignment_next", locked)
+    response = api.post(
+        f"/api/assignments/{first['assignment']}/submit/",
+        {"result": {"label": "pos"}, "next": True},
+        format="json",
+    )
+    assert response.status_code == 201
+    assert response.json()["next"]["status"] == 503
+    assert Annotation.objects.filter(assignment_id=first["assignment"]).count() == 1
