@@ -29,7 +29,8 @@ IMAGE_TYPES = {TaskType.IMAGE_CLASSIFICATION, TaskType.IMAGE_BOXES}
 
 
 def assignment_lifetime() -> timedelta:
-    return timedelta(minutes=float(settings.FAIRLABEL_ASSIGNMENT_MINUTES))
+    # Decimal minutes (fractions allowed) to whole microseconds, without a float.
+    return timedelta(microseconds=int(settings.FAIRLABEL_ASSIGNMENT_MINUTES * 60_000_000))
 
 
 def task_categories(*, task: Task, project: Project) -> list[str]:

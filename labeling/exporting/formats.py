@@ -277,7 +277,7 @@ class LabelStudioWriter(JsonWriter):
     def annotation(self, row: TaskRow, annotation: AnnotationRow) -> dict[str, Any]:
         return {
             "result": self.result_items(row, annotation),
-            "lead_time": float(annotation.seconds),
+            "lead_time": orjson.Fragment(str(annotation.seconds)),  # the exact decimal
             "created_at": orjson.Fragment(annotation.created_json),
             "was_cancelled": False,
             "ground_truth": False,

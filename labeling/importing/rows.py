@@ -129,7 +129,7 @@ class RowReader:
             if score is not None:
                 if isinstance(score, bool) or not isinstance(score, int | float):
                     raise RowProblem(f"prediction {n}: the score must be a number")
-                item["score"] = float(score)
+                item["score"] = score
             model = prediction.get("model", prediction.get("model_version"))
             if model is not None and model != "":
                 item["model"] = str(model)[:200]
