@@ -68,8 +68,3 @@ def annotator_signup(*, username: str, password: str, country: str, timezone: st
         country=country,
         timezone=timezone,
     )
-
-
-def profile_ensure(*, user: User) -> Profile:
-    profile, _ = Profile.objects.get_or_create(user=user)
-    return profile
