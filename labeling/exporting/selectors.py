@@ -10,8 +10,8 @@ from django.db.models import QuerySet
 from django.db.models.fields.files import FieldFile
 from django.http import Http404
 
-from accounts.roles import Role, role_of
 from labeling.models import ExportJob, JobStatus, Project
+from labeling.selectors import project_owned
 
 
 def export_jobs_of(project: Project, *, limit: int = 20) -> QuerySet[ExportJob]:
@@ -20,9 +20,10 @@ def export_jobs_of(project: Project, *, limit: int = 20) -> QuerySet[ExportJob]:
 
 def export_job_owned(*, user, job_id: int) -> ExportJob:
     """An export job of a project the user owns (admins: any); 404 otherwise."""
-    job = ExportJob.objects.select_related("project").filter(pk=job_id).first()
-    if job is None or (job.project.owner_id != user.pk and role_of(user) != Role.ADMIN):
+    job = ExportJob.objects.filter(pk=job_id).first()
+    if job is None:
         raise Http404
+    job.project = project_owned(user=user, project_id=job.project_id)
     return job
 
 

@@ -12,11 +12,11 @@ from labeling.selectors import project_owned
 
 def import_job_get(*, user, job_id: int) -> ImportJob:
     """The job, for the owner of its project (or an admin); 404 for everyone else."""
-    job = ImportJob.objects.filter(pk=job_id).only("project_id").first()
+    job = ImportJob.objects.filter(pk=job_id).first()
     if job is None:
         raise Http404
-    project_owned(user=user, project_id=job.project_id)
-    return ImportJob.objects.get(pk=job_id)
+    job.project = project_owned(user=user, project_id=job.project_id)
+    return job
 
 
 def import_job_latest(*, project: Project) -> ImportJob | None:
