@@ -19,7 +19,7 @@ CHROMIUM = os.environ.get("FAIRLABEL_CHROMIUM", "/usr/bin/chromium")
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
-def _missing(reason: str) -> None:
+def missing(reason: str) -> None:
     if REQUIRE:
         pytest.fail(f"{reason} (FAIRLABEL_REQUIRE_SERVICES=1: this must not be skipped)")
     pytest.skip(reason)
@@ -39,11 +39,11 @@ def _redis_reachable() -> bool:
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
     if item.get_closest_marker("postgres") and connection.vendor != "postgresql":
-        _missing("needs PostgreSQL: set DATABASE_URL=postgres://...")
+        missing("needs PostgreSQL: set DATABASE_URL=postgres://...")
     if item.get_closest_marker("redis") and not _redis_reachable():
-        _missing("needs Redis: set REDIS_URL=redis://...")
+        missing("needs Redis: set REDIS_URL=redis://...")
     if item.get_closest_marker("browser") and not shutil.which(CHROMIUM):
-        _missing(f"needs Chromium at {CHROMIUM}: apt-get install chromium")
+        missing(f"needs Chromium at {CHROMIUM}: apt-get install chromium")
 
 
 @pytest.fixture(autouse=True)
