@@ -10,6 +10,7 @@ api_patterns = [
     path("auth/token/", accounts_api.TokenApi.as_view(), name="token"),
     path("me/", accounts_api.MeApi.as_view(), name="me"),
     path("", include("labeling.api_urls")),
+    path("", include("workers.api_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
 ]

@@ -21,8 +21,16 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from fairlabel.errors import DomainError
-from labeling.models import Annotation, Assignment, Project, Task, TaskType
-from labeling.policies import gates_check, hooks_call
+from labeling.models import Annotation, Assignment, Category, Project, Task, TaskType
+from labeling.policies import (
+    DispatchContext,
+    Refusal,
+    Refused,
+    Restriction,
+    gates_check,
+    hooks_call,
+    policy_values,
+)
 from labeling.results import result_validate
 
 IMAGE_TYPES = {TaskType.IMAGE_CLASSIFICATION, TaskType.IMAGE_BOXES}
@@ -57,38 +65,167 @@ SMALLINT_MAX = 32767
 BIGINT_MAX = 2**63 - 1
 
 
+def dispatch_context(
+    *, annotator, project: Project, now: datetime, held: Assignment | None = None, find_held=True
+) -> DispatchContext:
+    """The one context every gate and hook of this request reads."""
+    if find_held:
+        held = (
+            Assignment.objects.select_related("task")
+            .filter(annotator=annotator, project=project, status=Assignment.Status.OPEN)
+            .first()
+        )
+    return DispatchContext(
+        annotator=annotator, project=project, now=now, held=held, policies=policy_values()
+    )
+
+
 def assignment_next(
     *, annotator, project: Project, now: datetime | None = None
 ) -> Assignment | None:
     """The annotator's open assignment, or a newly claimed one, or None when nothing is left.
-    Raises DomainError(409) with the refusing rule when a gate says no.
+    Raises Refused (409) with the refusing rule when a gate or a hook says no.
 
-    The common case (the previous task was submitted or skipped) costs one claim and one
-    insert: the claim runs first and the database's "one open assignment per annotator and
-    project" constraint tells us when the annotator already holds one. Only then is the open
-    assignment read (and released if it expired, after which the claim runs again)."""
+    A refusal covers the assignment already held: it is released, not handed back. A
+    restriction that no longer allows the held task releases it too. When nothing is left under
+    a restriction while other tasks remain, the restriction's refusal is the answer."""
     now = now or timezone.now()
-    restriction = gates_check(annotator=annotator, project=project, now=now)
+    context = dispatch_context(annotator=annotator, project=project, now=now)
+    held = context.held
+    try:
+        restriction = gates_check(context)
+    except Refused as refused:
+        if held is not None:
+            assignment_release(assignment_id=held.pk, refusal=refused.refusal, now=now)
+        raise
+    if held is not None:
+        if held.expires_at > now and restriction.allows(
+            task_categories(task=held.task, project=project)
+        ):
+            return held
+        assignment_release(assignment_id=held.pk, refusal=restriction.refusal or _EXPIRED, now=now)
     for _attempt in range(3):
         try:
             with transaction.atomic():
-                return _claim(
+                assignment = _claim(
                     annotator=annotator,
                     project=project,
                     now=now,
-                    sensitive_allowed=restriction.sensitive_allowed,
+                    restriction=restriction,
+                    context=context,
                 )
-        except (IntegrityError, _HoldsOpenAssignment):
-            # Either the annotator holds an open assignment in this project, or a concurrent
-            # request of the same annotator claimed first: return that one, or release it if
-            # it expired and claim again.
-            with transaction.atomic():
-                own = _own_open_locked(annotator=annotator, project=project)
-                if own is not None and own.expires_at > now:
-                    return own
-                if own is not None:
-                    _release([own], now=now)
+                if assignment is None and restriction.narrows:
+                    _refuse_if_others_remain(
+                        annotator=annotator, project=project, restriction=restriction
+                    )
+                return assignment
+        except IntegrityError as exc:
+            if not _holds_open_conflict(exc):
+                raise
+        except _HoldsOpenAssignment:
+            pass
+        # A concurrent request of the same annotator claimed first: return that one, or release
+        # it if it expired and claim again.
+        with transaction.atomic():
+            own = _own_open_locked(annotator=annotator, project=project)
+            if own is not None and own.expires_at > now:
+                return own
+            if own is not None:
+                _release([own], now=now)
     raise DomainError("conflict", "Another request is claiming a task for you; retry.", status=409)
+
+
+# Released because its deadline passed: not a rule's refusal, the hooks see it as expiry.
+_EXPIRED = Refusal(code="expired", detail="The assignment expired.", rule="assignment-expiry")
+_OWN_OPEN_CONSTRAINTS = ("assignment_one_open_per_project", "assignment_once_per_annotator")
+
+
+def _holds_open_conflict(exc: IntegrityError) -> bool:
+    """Whether the insert hit the annotator's own open claim (or a concurrent claim of the same
+    task by the same annotator): only these mean "already holds a task". Any other integrity
+    error (a budget's or a cap's check) is not swallowed."""
+    cause = exc.__cause__
+    diag = getattr(cause, "diag", None)
+    name = getattr(diag, "constraint_name", None)
+    if name is not None:
+        return name in _OWN_OPEN_CONSTRAINTS
+    text = str(exc)
+    # SQLite names the columns, not the constraint.
+    return any(
+        cols in text
+        for cols in (
+            f"{_A}.annotator_id, {_A}.project_id",
+            f"{_A}.task_id, {_A}.annotator_id",
+        )
+    )
+
+
+def _refuse_if_others_remain(*, annotator, project: Project, restriction: Restriction) -> None:
+    """Nothing is left under the restriction: if tasks remain without it, answer its refusal
+    (409 with until), not 204 "nothing left"."""
+    for sql, params in _claim_statements(
+        annotator_id=annotator.pk, project=project, restriction=Restriction()
+    ):
+        if next(iter(Task.objects.raw(sql, params)), None) is not None:
+            raise (restriction.refusal or _RESTRICTED).as_error()
+
+
+_RESTRICTED = Refusal(
+    code="restricted",
+    detail="No task you may take now is left in this project; others remain for later.",
+    rule="project-open",
+)
+
+
+def assignment_release(*, assignment_id: int, refusal: Refusal, now: datetime) -> None:
+    """Give the held slot back because a rule refused (or the deadline passed)."""
+    with transaction.atomic():
+        locked = list(
+            Assignment.objects.select_for_update(of=("self",)).filter(
+                pk=assignment_id, status=Assignment.Status.OPEN
+            )
+        )
+        if locked:
+            if refusal is _EXPIRED:
+                _release(locked, now=now)
+            else:
+                _release(locked, now=now, refusal=refusal)
+
+
+def assignment_touch(
+    *, annotator, assignment_id: int | None, now: datetime | None = None
+) -> Assignment | None:
+    """A heartbeat on a held task: count the active time since the last sign of life (unless
+    idle) and keep the assignment alive. Returns the open assignment, or None."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        query = Assignment.objects.select_for_update(of=("self",)).filter(
+            annotator=annotator, status=Assignment.Status.OPEN
+        )
+        if assignment_id is not None:
+            query = query.filter(pk=assignment_id)
+        else:
+            query = query.order_by("-served_at")
+        assignment = query.first()
+        if assignment is None:
+            return None
+        assignment.active_seconds = _active_after(assignment, now, policy_values())
+        assignment.last_active_at = max(now, assignment.last_active_at or now)
+        assignment.expires_at = max(assignment.expires_at, now + assignment_lifetime())
+        assignment.save(update_fields=["active_seconds", "last_active_at", "expires_at"])
+    return assignment
+
+
+def _active_after(assignment: Assignment, now: datetime, policies: dict) -> Decimal:
+    """The assignment's active seconds, counting the gap up to `now` unless it was idle."""
+    active = assignment.active_seconds or Decimal("0")
+    last = assignment.last_active_at
+    if last is None or now <= last:
+        return active
+    gap = _seconds_between(last, now)
+    if gap > Decimal(policies["FAIRLABEL_IDLE_SECONDS"]):
+        return active
+    return active + gap
 
 
 class _HoldsOpenAssignment(Exception):
@@ -105,7 +242,7 @@ def _own_open_locked(*, annotator, project: Project) -> Assignment | None:
 
 
 def claim_querysets(
-    *, annotator, project: Project, sensitive_allowed: bool = True
+    *, annotator, project: Project, restriction: Restriction | None = None
 ) -> list[QuerySet[Task]]:
     """The claim queries, tried in order until one yields a task; each walks task_dispatch_idx.
 
@@ -121,9 +258,11 @@ def claim_querysets(
        not had. Reached only near the end of a project, and the only path whose cost can grow
        (with the number of tasks the annotator did that are still open, not with the project).
     """
-    open_tasks = Task.objects.filter(project=project, slots_free__gt=0)
-    if not sensitive_allowed:
-        open_tasks = open_tasks.filter(is_sensitive=False)
+    open_tasks = _restricted(
+        Task.objects.filter(project=project, slots_free__gt=0),
+        project=project,
+        restriction=restriction or Restriction(),
+    )
     unseen = open_tasks.exclude(
         Exists(Assignment.objects.filter(task=OuterRef("pk"), annotator=annotator))
     )
@@ -162,30 +301,72 @@ _PROJECT_MARK = -918_273_645
 _ANNOTATOR_MARK = -564_738_291
 
 
+def _restricted(tasks: QuerySet[Task], *, project: Project, restriction: Restriction):
+    """Tasks the restriction allows. A task's categories are its own, or the project's when
+    it has none of its own (NULL)."""
+    excluded = restriction.excluded_categories
+    if restriction.safe_only or excluded >= ALL_CATEGORIES:
+        return tasks.filter(is_sensitive=False)
+    if not excluded:
+        return tasks
+    if excluded & set(project.content_categories or ()):
+        tasks = tasks.exclude(categories__isnull=True)
+    return tasks.exclude(_HasAnyCategory(F("categories"), tuple(sorted(excluded))))
+
+
+ALL_CATEGORIES = frozenset(Category.values)
+
+
+class _HasAnyCategory(Func):
+    """The task's own category list holds one of these names (false for NULL)."""
+
+    output_field = BooleanField()
+
+    def __init__(self, expression, names: tuple[str, ...]):
+        super().__init__(expression)
+        self.names = names
+
+    def as_sql(self, compiler, connection, **extra_context):
+        column, params = compiler.compile(self.get_source_expressions()[0])
+        if connection.vendor == "postgresql":
+            return f"COALESCE(({column} ?| %s::text[]), false)", [*params, list(self.names)]
+        marks = ", ".join(["%s"] * len(self.names))
+        sql = f"EXISTS (SELECT 1 FROM json_each({column}) WHERE json_each.value IN ({marks}))"  # noqa: S608
+        return sql, [*params, *self.names]
+
+
 @lru_cache(maxsize=256)
 def _compiled_claims(
-    vendor: str, overlap: int, sensitive_allowed: bool
+    vendor: str,
+    overlap: int,
+    excluded: tuple[str, ...],
+    safe_only: bool,
+    project_categories: tuple[str, ...],
 ) -> tuple[tuple[str, tuple[object, ...]], ...]:
     """The SQL of claim_querysets() (first row of each), with the marks in its params."""
     from django.contrib.auth import get_user_model
 
-    project = Project(pk=_PROJECT_MARK, annotations_per_task=overlap)
+    project = Project(
+        pk=_PROJECT_MARK, annotations_per_task=overlap, content_categories=list(project_categories)
+    )
     annotator = get_user_model()(pk=_ANNOTATOR_MARK)
+    restriction = Restriction(excluded_categories=frozenset(excluded), safe_only=safe_only)
     compiled = []
-    for queryset in claim_querysets(
-        annotator=annotator, project=project, sensitive_allowed=sensitive_allowed
-    ):
+    for queryset in claim_querysets(annotator=annotator, project=project, restriction=restriction):
         sql, params = queryset[:1].query.get_compiler(connection=connection).as_sql()
         compiled.append((sql, tuple(params)))
     return tuple(compiled)
 
 
 def _claim_statements(
-    *, annotator_id: int, project: Project, sensitive_allowed: bool
+    *, annotator_id: int, project: Project, restriction: Restriction
 ) -> Iterator[tuple[str, list[object]]]:
     marks = {_PROJECT_MARK: project.pk, _ANNOTATOR_MARK: annotator_id}
+    excluded = tuple(sorted(restriction.excluded_categories))
+    # The project's categories shape the statement only when a category is excluded.
+    categories = tuple(sorted(project.content_categories or ())) if excluded else ()
     for sql, params in _compiled_claims(
-        connection.vendor, project.annotations_per_task, sensitive_allowed
+        connection.vendor, project.annotations_per_task, excluded, restriction.safe_only, categories
     ):
         yield sql, [marks.get(p, p) if isinstance(p, int) else p for p in params]
 
@@ -203,11 +384,16 @@ class _KeyAtMost(Func):
 
 
 def _claim(
-    *, annotator, project: Project, now: datetime, sensitive_allowed: bool
+    *,
+    annotator,
+    project: Project,
+    now: datetime,
+    restriction: Restriction,
+    context: DispatchContext,
 ) -> Assignment | None:
     task = None
     for sql, params in _claim_statements(
-        annotator_id=annotator.pk, project=project, sensitive_allowed=sensitive_allowed
+        annotator_id=annotator.pk, project=project, restriction=restriction
     ):
         task = next(iter(Task.objects.raw(sql, params)), None)
         if task is not None:
@@ -229,6 +415,8 @@ def _claim(
         served_at=now,
         expires_at=now + assignment_lifetime(),
         holds_slot=True,
+        active_seconds=Decimal("0"),
+        last_active_at=now,
     )
     _insert(
         assignment,
@@ -240,9 +428,11 @@ def _claim(
             "served_at",
             "expires_at",
             "holds_slot",
+            "active_seconds",
+            "last_active_at",
         ),
     )
-    hooks_call("served", assignment, now)
+    hooks_call("served", assignment=assignment, context=context, now=now)
     return assignment
 
 
@@ -290,7 +480,10 @@ def annotation_submit(
         if not assignment.holds_slot:
             # Expired and released: take the slot back only if nobody else holds it.
             is_extra = _execute(_TAKE_SLOT, [assignment.task_id]) == 0
-        seconds = _seconds_between(assignment.served_at, now)
+        context = dispatch_context(
+            annotator=annotator, project=project, now=now, held=assignment, find_held=False
+        )
+        seconds = _active_after(assignment, now, context.policies)
         annotation = Annotation(
             assignment=assignment,
             task_id=assignment.task_id,
@@ -314,10 +507,18 @@ def annotation_submit(
                 "created_at",
             ),
         )
-        _finish(assignment, status=Assignment.Status.SUBMITTED, now=now, holds_slot=not is_extra)
+        _finish(
+            assignment,
+            status=Assignment.Status.SUBMITTED,
+            now=now,
+            holds_slot=not is_extra,
+            active_seconds=seconds,
+        )
         if not is_extra:
             _execute(_COUNT_ANNOTATION, [assignment.task_id])
-        hooks_call("submitted", annotation, now)
+        hooks_call(
+            "submitted", assignment=assignment, annotation=annotation, context=context, now=now
+        )
     return SubmitOutcome(annotation, created=True)
 
 
@@ -332,8 +533,21 @@ def assignment_skip(*, annotator, assignment_id: int, now: datetime | None = Non
             raise DomainError("already_submitted", "This task was already submitted.", status=409)
         if assignment.holds_slot:
             _execute(_GIVE_SLOT, [assignment.task_id])
-        _finish(assignment, status=Assignment.Status.SKIPPED, now=now, holds_slot=False)
-        hooks_call("skipped", assignment, now)
+        context = dispatch_context(
+            annotator=annotator,
+            project=assignment.project,
+            now=now,
+            held=assignment,
+            find_held=False,
+        )
+        _finish(
+            assignment,
+            status=Assignment.Status.SKIPPED,
+            now=now,
+            holds_slot=False,
+            active_seconds=_active_after(assignment, now, context.policies),
+        )
+        hooks_call("skipped", assignment=assignment, context=context, now=now)
     return assignment
 
 
@@ -354,7 +568,10 @@ _TAKE_SLOT = f"UPDATE {_T} SET slots_free = slots_free - 1 WHERE id = %s AND slo
 _GIVE_SLOT = f"UPDATE {_T} SET slots_free = slots_free + 1 WHERE id = %s"  # noqa: S608
 _GIVE_SLOTS = f"UPDATE {_T} SET slots_free = slots_free + %s WHERE id = %s"  # noqa: S608
 _COUNT_ANNOTATION = f"UPDATE {_T} SET annotation_count = annotation_count + 1 WHERE id = %s"  # noqa: S608
-_FINISH = f"UPDATE {_A} SET status = %s, finished_at = %s, holds_slot = %s WHERE id = %s"  # noqa: S608
+_FINISH = (
+    f"UPDATE {_A} SET status = %s, finished_at = %s, holds_slot = %s, "  # noqa: S608
+    "active_seconds = %s, last_active_at = %s WHERE id = %s"
+)
 # The project without its instructions (long Markdown, not needed to validate a result).
 _PROJECT_SQL = "SELECT {} FROM {} WHERE id = %s".format(  # noqa: S608
     ", ".join(f.column for f in Project._meta.concrete_fields if f.name != "instructions"), _P
@@ -396,10 +613,19 @@ def _insert(instance, attnames: tuple[str, ...]) -> None:
     instance._state.db = connection.alias
 
 
-def _finish(assignment: Assignment, *, status: str, now: datetime, holds_slot: bool) -> None:
+def _finish(
+    assignment: Assignment,
+    *,
+    status: str,
+    now: datetime,
+    holds_slot: bool,
+    active_seconds: Decimal,
+) -> None:
     stamp = connection.ops.adapt_datetimefield_value(now)
-    _execute(_FINISH, [status, stamp, holds_slot, assignment.pk])
+    active = connection.ops.adapt_decimalfield_value(active_seconds, 12, 3)
+    _execute(_FINISH, [status, stamp, holds_slot, active, stamp, assignment.pk])
     assignment.status, assignment.finished_at, assignment.holds_slot = status, now, holds_slot
+    assignment.active_seconds, assignment.last_active_at = active_seconds, now
 
 
 def assignments_expire(*, now: datetime | None = None, batch_size: int = 500) -> int:
@@ -420,8 +646,11 @@ def assignments_expire(*, now: datetime | None = None, batch_size: int = 500) ->
             released += len(stale)
 
 
-def _release(assignments: list[Assignment], *, now: datetime) -> None:
-    """Mark locked open assignments expired and give their slots back, in one transaction."""
+def _release(
+    assignments: list[Assignment], *, now: datetime, refusal: Refusal | None = None
+) -> None:
+    """Mark locked open assignments expired and give their slots back, in one transaction.
+    With a refusal, a rule released the held assignment: the hooks see `released`."""
     per_task: dict[int, int] = {}
     for assignment in assignments:
         if assignment.holds_slot:
@@ -435,4 +664,8 @@ def _release(assignments: list[Assignment], *, now: datetime) -> None:
     for assignment in assignments:
         assignment.status = Assignment.Status.EXPIRED
         assignment.holds_slot = False
-    hooks_call("expired", assignments, now)
+    if refusal is None:
+        hooks_call("expired", assignments=assignments, now=now)
+    else:
+        for assignment in assignments:
+            hooks_call("released", assignment=assignment, refusal=refusal, now=now)

@@ -159,6 +159,12 @@ class Assignment(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     # Whether this claim currently holds one of the task's slots.
     holds_slot = models.BooleanField(default=True)
+    # Active time on this task, from the annotator's heartbeats and actions: a gap longer than
+    # FAIRLABEL_IDLE_SECONDS is idle and not counted. Reading a task and skipping it is work too.
+    active_seconds = models.DecimalField(
+        max_digits=12, decimal_places=3, default=Decimal("0"), db_default=Decimal("0")
+    )
+    last_active_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -192,7 +198,7 @@ class Annotation(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="annotations"
     )
     result = models.JSONField()
-    # Measured server-side, from serving to submission.
+    # Active time, measured server-side from heartbeats (Assignment.active_seconds at submit).
     seconds = models.DecimalField(max_digits=10, decimal_places=3)
     # Submitted after its slot went to someone else: kept, never dropped, but not counted.
     is_extra = models.BooleanField(default=False)
@@ -286,3 +292,32 @@ class ExportJob(models.Model):
 
     def __str__(self) -> str:
         return f"export {self.pk} ({self.format}, {self.status})"
+
+
+class PolicyOverride(models.Model):
+    """An admin's value for one FAIRLABEL_* policy, in force instead of the setting."""
+
+    name = models.CharField(max_length=64, unique=True)
+    value = models.CharField(max_length=32)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} = {self.value}"
+
+
+class PolicyChange(models.Model):
+    """The audit row of every policy change: who, when, old and new value. Never edited."""
+
+    name = models.CharField(max_length=64)
+    old_value = models.CharField(max_length=32)
+    new_value = models.CharField(max_length=32)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True
+    )
+    changed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.old_value} -> {self.new_value}"

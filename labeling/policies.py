@@ -1,21 +1,44 @@
-"""The dispatcher's rule protocol and labeling's own rules.
+"""The dispatcher's rule contract, and labeling's own rules.
 
-A gate is a callable named in FAIRLABEL_DISPATCH_GATES:
-    gate(*, annotator, project, now) -> Refusal | Restriction | None
-A refusal stops the dispatcher with its code, rule and "until"; a restriction narrows which tasks
-may be served. Other apps (working time, exposure, budget) plug in here without touching the
-dispatcher. Hooks named in FAIRLABEL_ASSIGNMENT_HOOKS are objects (classes or modules) with any
-of `served(assignment, now)`, `submitted(annotation, now)`, `skipped(assignment, now)` and
-`expired(assignments, now)`, called inside the dispatcher's transaction.
+Other apps teach the dispatcher their rules the way Django learns middleware: by paths named in
+settings, in order. labeling never imports them.
+
+Gates (``FAIRLABEL_DISPATCH_GATES``) decide, before a task is claimed, whether the annotator may be
+served and from what::
+
+    gate(context: DispatchContext) -> Refusal | Restriction | None
+
+- One ``DispatchContext`` is built per request (annotator with profile and time zone, project,
+  now, the open assignment the annotator already holds in the project, the policy values in
+  force) and handed to every gate, so no gate re-reads it. ``context.memo(key, compute)`` lets the
+  gates of one app share a read (the working-time standing is read once for all its gates).
+- A ``Refusal`` (code, detail, rule anchor, until) stops the list: ``next`` answers 409 with it,
+  and it also covers the assignment already held: the held task is not handed back and its slot
+  is released (its hooks see ``released``).
+- A ``Restriction`` narrows what may be served (``excluded_categories``; ``safe_only``) and carries
+  the refusal to give when nothing is left under it while unrestricted tasks remain: the answer is
+  then 409 with that refusal and its ``until``, never 204 "nothing left". Restrictions combine.
+
+Hooks (``FAIRLABEL_ASSIGNMENT_HOOKS``) are objects (modules, classes or instances) with any of the
+methods of ``AssignmentHooks``, called with keyword arguments inside the transaction that changes
+the assignment. A hook may raise ``Refused`` from ``served``: the claim is rolled back and the
+annotator gets that refusal. That is how a check that must hold under concurrency (a budget, a
+cap) refuses from inside the claim's transaction; the dispatcher reads only its own
+one-open-assignment constraint as "already holds a task".
+
+Every path named in these settings is imported and checked by ``manage.py check`` (and so at
+start-up): a typo fails there, not on the first request.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
 from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Decimal
 from functools import cache
+from typing import Any, Protocol, runtime_checkable
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.urls import reverse
@@ -32,20 +55,128 @@ class Refusal:
     rule: str
     until: datetime | None = None
 
-    def as_error(self) -> DomainError:
-        return DomainError(
-            self.code, self.detail, status=409, until=self.until, rule=rule_url(self.rule)
+    def as_error(self) -> Refused:
+        return Refused(self)
+
+
+class Refused(DomainError):
+    """A rule said no (409 with the rule and until when). Raise it from a hook's ``served``
+    to refuse from inside the claim's transaction."""
+
+    def __init__(self, refusal: Refusal) -> None:
+        super().__init__(
+            refusal.code,
+            refusal.detail,
+            status=409,
+            until=refusal.until,
+            rule=rule_url(refusal.rule),
         )
+        self.refusal = refusal
 
 
 @dataclass(frozen=True)
 class Restriction:
-    """Narrows what may be served. `sensitive_allowed=False`: only tasks with no category."""
+    """Narrows what may be served: no task carrying one of ``excluded_categories``; with
+    ``safe_only``, no task carrying any category at all. ``refusal``: what to answer when nothing
+    is left under the restriction while other tasks remain."""
 
-    sensitive_allowed: bool = True
+    excluded_categories: frozenset[str] = frozenset()
+    safe_only: bool = False
+    refusal: Refusal | None = None
+
+    @property
+    def narrows(self) -> bool:
+        return self.safe_only or bool(self.excluded_categories)
 
     def combine(self, other: Restriction) -> Restriction:
-        return Restriction(sensitive_allowed=self.sensitive_allowed and other.sensitive_allowed)
+        return Restriction(
+            excluded_categories=self.excluded_categories | other.excluded_categories,
+            safe_only=self.safe_only or other.safe_only,
+            refusal=_later(self.refusal, other.refusal),
+        )
+
+    def allows(self, categories: Iterable[str]) -> bool:
+        categories = set(categories)
+        if self.safe_only and categories:
+            return False
+        return not (categories & self.excluded_categories)
+
+
+def _later(a: Refusal | None, b: Refusal | None) -> Refusal | None:
+    """Of two refusals, the one that lasts longer: nothing is served before both have passed."""
+    if a is None or b is None:
+        return a or b
+    if a.until is None or b.until is None:
+        return a if a.until is None else b
+    return a if a.until >= b.until else b
+
+
+@dataclass
+class DispatchContext:
+    """Everything a gate or hook may need, read once per request. The profile is read on first
+    use (one query), the policy values when the context is built."""
+
+    annotator: Any
+    project: Any
+    now: datetime
+    held: Any = None  # the open Assignment the annotator holds in this project, task loaded
+    policies: dict[str, Any] = field(default_factory=dict)
+    _memo: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def profile(self) -> Any:
+        def load():
+            from accounts.models import Profile
+
+            return (
+                Profile.objects.filter(user_id=self.annotator.pk)
+                .only("timezone", "country")
+                .first()
+            )
+
+        return self.memo("accounts.profile", load)
+
+    @property
+    def tz(self) -> tzinfo:
+        return self.memo("accounts.tz", lambda: annotator_tz(self.profile))
+
+    def memo(self, key: str, compute: Callable[[], Any]) -> Any:
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
+
+
+def annotator_tz(profile) -> tzinfo:
+    """The annotator's time zone, where its days start; UTC when unknown."""
+    name = getattr(profile, "timezone", None) or "UTC"
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+@runtime_checkable
+class Gate(Protocol):
+    def __call__(self, context: DispatchContext) -> Refusal | Restriction | None: ...
+
+
+class AssignmentHooks(Protocol):
+    """What another app records in the dispatcher's transaction. Implement any subset."""
+
+    def served(self, *, assignment, context: DispatchContext, now: datetime) -> None: ...
+
+    def submitted(
+        self, *, assignment, annotation, context: DispatchContext, now: datetime
+    ) -> None: ...
+
+    def skipped(self, *, assignment, context: DispatchContext, now: datetime) -> None: ...
+
+    def expired(self, *, assignments: list, now: datetime) -> None: ...
+
+    def released(self, *, assignment, refusal: Refusal, now: datetime) -> None: ...
+
+
+HOOK_EVENTS = ("served", "submitted", "skipped", "expired", "released")
 
 
 def rule_url(anchor: str) -> str:
@@ -65,20 +196,20 @@ def assignment_hooks() -> tuple[object, ...]:
     return _load(tuple(settings.FAIRLABEL_ASSIGNMENT_HOOKS))
 
 
-def hooks_call(event: str, *args: object) -> None:
+def hooks_call(event: str, **kwargs: object) -> None:
     for hook in assignment_hooks():
         handler = getattr(hook, event, None)
         if handler is not None:
-            handler(*args)
+            handler(**kwargs)
 
 
 def gates_check(
-    *, annotator, project, now: datetime, gates: Iterable[Callable] | None = None
+    context: DispatchContext, *, gates: Iterable[Callable] | None = None
 ) -> Restriction:
     """Run every gate in order; raise the first refusal, else return the combined restriction."""
     restriction = Restriction()
     for gate in dispatch_gates() if gates is None else gates:
-        outcome = gate(annotator=annotator, project=project, now=now)
+        outcome = gate(context)
         if isinstance(outcome, Refusal):
             raise outcome.as_error()
         if isinstance(outcome, Restriction):
@@ -86,12 +217,147 @@ def gates_check(
     return restriction
 
 
+# --- policy values: settings, with the admin's overrides --------------------------------------
+
+# DESIGN.md "Policy settings": every one is a setting read from the environment; an admin may
+# override it per deployment (labeling.PolicyOverride, each change audited).
+POLICY_NAMES: tuple[str, ...] = (
+    "FAIRLABEL_FLOOR_HOURLY",
+    "FAIRLABEL_BREAK_AFTER_MINUTES",
+    "FAIRLABEL_BREAK_MINUTES",
+    "FAIRLABEL_SENSITIVE_BREAK_AFTER_MINUTES",
+    "FAIRLABEL_SENSITIVE_BREAK_MINUTES",
+    "FAIRLABEL_LONG_BREAK_AT_HOURS",
+    "FAIRLABEL_LONG_BREAK_MINUTES",
+    "FAIRLABEL_IDLE_SECONDS",
+    "FAIRLABEL_SESSION_TIMEOUT_MINUTES",
+    "FAIRLABEL_DAILY_HOURS",
+    "FAIRLABEL_WEEKLY_HOURS",
+    "FAIRLABEL_REST_HOURS",
+    "FAIRLABEL_SENSITIVE_DAILY_HOURS",
+    "FAIRLABEL_SENSITIVE_STREAK",
+    "FAIRLABEL_COOLDOWN_MINUTES",
+    "FAIRLABEL_ASSIGNMENT_MINUTES",
+    "FAIRLABEL_REPRICE_AFTER",
+    "FAIRLABEL_APPEAL_DAYS",
+    "FAIRLABEL_AUTO_APPROVE_DAYS",
+)
+INTEGER_POLICIES = frozenset(
+    {
+        "FAIRLABEL_SENSITIVE_STREAK",
+        "FAIRLABEL_REPRICE_AFTER",
+        "FAIRLABEL_APPEAL_DAYS",
+        "FAIRLABEL_AUTO_APPROVE_DAYS",
+    }
+)
+
+
+def policy_coerce(name: str, raw: str | Decimal | int) -> Decimal | int:
+    """A policy value from text, refused with a clear error when it is not a number >= 0."""
+    from decimal import InvalidOperation
+
+    try:
+        value = Decimal(str(raw).strip())
+    except InvalidOperation:
+        value = Decimal("NaN")
+    if not value.is_finite() or value < 0 or value > 10**6:
+        raise DomainError("invalid_policy", _("A policy value must be a number from 0 to 1000000."))
+    if name in INTEGER_POLICIES:
+        if value != value.to_integral_value():
+            raise DomainError("invalid_policy", _("This policy takes a whole number."))
+        return int(value)
+    return value
+
+
+def policy_values() -> dict[str, Decimal | int]:
+    """The policy values in force: the settings, overridden by the admin's rows (one query)."""
+    from labeling.models import PolicyOverride
+
+    values: dict[str, Decimal | int] = {name: getattr(settings, name) for name in POLICY_NAMES}
+    for name, raw in PolicyOverride.objects.values_list("name", "value"):
+        if name in values:
+            values[name] = policy_coerce(name, raw)
+    return values
+
+
+def policy_value(name: str) -> Decimal | int:
+    from labeling.models import PolicyOverride
+
+    raw = PolicyOverride.objects.filter(name=name).values_list("value", flat=True).first()
+    return getattr(settings, name) if raw is None else policy_coerce(name, raw)
+
+
+# --- the rules page: each app contributes its own ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class RuleDoc:
+    """One rule as the rules page shows it: what it says, its parameters, its source, and for a
+    signed-in annotator where it stands against it."""
+
+    anchor: str
+    title: str
+    text: str
+    source: str = ""
+    standing: str = ""
+    codes: tuple[str, ...] = ()  # the refusal codes that link here
+
+
+def rule_sections() -> tuple[Callable, ...]:
+    return _load(tuple(settings.FAIRLABEL_RULE_SECTIONS))  # type: ignore[return-value]
+
+
+def rules_for(*, user, now: datetime) -> list[RuleDoc]:
+    policies = policy_values()
+    docs: list[RuleDoc] = []
+    for section in rule_sections():
+        docs.extend(section(user=user, now=now, policies=policies))
+    return docs
+
+
+def labeling_rules(*, user, now: datetime, policies: dict) -> list[RuleDoc]:
+    return [
+        RuleDoc(
+            "project-open",
+            _("Project open"),
+            _("Tasks are handed out only while the project is published."),
+            codes=("project_closed",),
+        ),
+        RuleDoc(
+            "assignment-expiry",
+            _("Assignment expiry"),
+            _(
+                "A task you were given is held for you for %(m)s minutes, and for as long as "
+                "you keep working on it; after that its slot may go to someone else. Work you "
+                "submit late is kept all the same."
+            )
+            % {"m": policies["FAIRLABEL_ASSIGNMENT_MINUTES"]},
+        ),
+        RuleDoc(
+            "fair-pay-floor",
+            _("Fair pay floor"),
+            _(
+                "A project cannot be published if its price per task implies less than "
+                "%(f)s %(c)s an hour."
+            )
+            % {"f": policies["FAIRLABEL_FLOOR_HOURLY"], "c": settings.FAIRLABEL_CURRENCY},
+            source=_("Prolific's recommended minimum (£9 / $12 per hour)."),
+            codes=("below_floor",),
+        ),
+        RuleDoc(
+            "skip",
+            _("Skipping"),
+            _("Skipping a task costs you nothing, and you will not be shown that task again."),
+        ),
+    ]
+
+
 # --- labeling's own rules ------------------------------------------------------------------
 
 
-def project_open_gate(*, annotator, project, now: datetime) -> Refusal | None:
+def project_open_gate(context: DispatchContext) -> Refusal | None:
     """A project serves tasks only while it is published."""
-    if project.status != "published":
+    if context.project.status != "published":
         return Refusal(
             code="project_closed",
             detail=_("This project is not open for labeling."),

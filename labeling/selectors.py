@@ -4,6 +4,7 @@ auditors and admins all of them."""
 from __future__ import annotations
 
 from datetime import datetime, time
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -16,6 +17,8 @@ from accounts.selectors import pseudonyms_for
 from labeling.dispatch import task_categories, task_protect
 from labeling.models import Annotation, Assignment, Project, Task
 from labeling.policies import implied_hourly
+
+MILLIS = Decimal("0.001")
 
 
 def projects_visible_to(user) -> QuerySet[Project]:
@@ -97,7 +100,8 @@ def project_annotators(project: Project) -> list[dict[str, Any]]:
             "submitted": row["submitted"],
             "skipped": row["skipped"],
             "expired": row["expired"],
-            "seconds": str(seconds.get(row["annotator_id"]) or 0),
+            # Active time (from heartbeats), to the millisecond as stored.
+            "seconds": str(Decimal(seconds.get(row["annotator_id"]) or 0).quantize(MILLIS)),
         }
         for row in rows
     ]
@@ -152,3 +156,8 @@ def annotator_today(*, annotator, tz_name: str = "UTC") -> dict[str, Any]:
         count=Count("id"), seconds=Sum("seconds")
     )
     return {"count": stats["count"] or 0, "seconds": str(stats["seconds"] or 0)}
+
+
+def annotator_started(*, annotator, project: Project) -> bool:
+    """Whether the annotator was ever served a task of this project."""
+    return Assignment.objects.filter(annotator=annotator, project=project).exists()

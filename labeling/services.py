@@ -216,3 +216,29 @@ def tasks_create(*, project: Project, rows: Iterable[dict[str, Any]]) -> int:
             "invalid_task", f"Row {first['line']}: {first['message']}.", errors=outcome.errors
         )
     return outcome.imported
+
+
+def policy_set(*, name: str, value: str | None, changed_by, now=None) -> None:
+    """Override one FAIRLABEL_* policy (value None: back to the setting), with its audit row
+    (who, when, old, new) in the same transaction."""
+    from django.utils import timezone
+
+    from labeling.models import PolicyChange, PolicyOverride
+    from labeling.policies import POLICY_NAMES, policy_coerce, policy_value
+
+    if name not in POLICY_NAMES:
+        raise DomainError("unknown_policy", f"Unknown policy {name}.", field="name")
+    new = None if value in (None, "") else str(policy_coerce(name, value))
+    with transaction.atomic():
+        old = str(policy_value(name))
+        if new is None:
+            PolicyOverride.objects.filter(name=name).delete()
+        else:
+            PolicyOverride.objects.update_or_create(name=name, defaults={"value": new})
+        PolicyChange.objects.create(
+            name=name,
+            old_value=old,
+            new_value=str(policy_value(name)),
+            changed_by=changed_by,
+            changed_at=now or timezone.now(),
+        )

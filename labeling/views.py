@@ -18,6 +18,7 @@ from labeling.dispatch import task_categories
 from labeling.forms import ProjectForm, labels_to_text
 from labeling.markdown import render_markdown
 from labeling.models import Category
+from labeling.policies import rules_for
 
 OWNERS = (Role.OWNER, Role.ADMIN)
 READERS = (Role.OWNER, Role.AUDITOR, Role.ADMIN)
@@ -177,12 +178,16 @@ def auditor_home(request):
 
 
 def rules(request):
-    """Algorithmic transparency: every rule the dispatcher applies, with its parameters."""
-    # Only the policy values: never hand the whole settings object to a template.
-    policies = {
-        name: getattr(settings, name) for name in dir(settings) if name.startswith("FAIRLABEL_")
-    }
-    return render(request, "labeling/rules.html", {"s": policies})
+    """Algorithmic transparency: every rule the dispatcher applies, with its parameters and
+    source, and for a signed-in annotator where it stands. Each app contributes its own rules
+    (FAIRLABEL_RULE_SECTIONS)."""
+    from django.utils import timezone
+
+    return render(
+        request,
+        "labeling/rules.html",
+        {"rules": rules_for(user=request.user, now=timezone.now())},
+    )
 
 
 @role_required(Role.ANNOTATOR)
@@ -205,8 +210,14 @@ def label(request, project_id: int):
             "skip": reverse("api:skip", args=[0]).replace("/0/", "/{id}/"),
             "home": reverse("labeling:annotator_home"),
             "rules": reverse("labeling:rules"),
+            "heartbeat": reverse("api:heartbeat"),
+            "breaks": reverse("api:breaks"),
+            "breakEnd": reverse("api:break-end"),
         },
         "today": today,
+        # Before the first task of a project, its instructions are read first (time counted).
+        "readingInstructions": bool(project.instructions.strip())
+        and not selectors.annotator_started(annotator=request.user, project=project),
         "categories": dict(Category.choices),
         "text": {
             "loading": _("Loading the next task…"),
@@ -262,6 +273,19 @@ def label(request, project_id: int):
             "fit": _("Fit"),
             "blurLevel": _("Blur level"),
             "imageFailed": _("The image could not be loaded. You may skip this task (S)."),
+            "hoursMinutes": _("{h} h {m} min"),
+            "minutes": _("{m} min"),
+            "workedToday": _("Worked today: {t}"),
+            "workedWeek": _("this week: {t}"),
+            "nextBreak": _("next break in {t} of work"),
+            "onBreak": _("on a break"),
+            "breakTitle": _("Break"),
+            "breakDue": _(
+                "A break is due: finish this task, then rest. No new task until after it."
+            ),
+            "resumeNow": _("Resume now"),
+            "readFirst": _("Read the instructions above first; the time you spend on them counts."),
+            "start": _("Start labeling"),
         },
     }
     return render(

@@ -122,6 +122,11 @@ MATRIX: list[tuple] = [
     ("api/projects/<int:project_id>/next/",           "POST",  "/api/projects/{paused}/next/",        _,            401,       409,       409,       403,   403,        403,     403),  # noqa: E501
     ("api/assignments/<int:assignment_id>/submit/",   "POST",  "/api/assignments/{a_open}/submit/",   "result",     401,       201,       404,       403,   403,        403,     403),  # noqa: E501
     ("api/assignments/<int:assignment_id>/skip/",     "POST",  "/api/assignments/{a_open}/skip/",     _,            401,       200,       404,       403,   403,        403,     403),  # noqa: E501
+    # --- API: working time ---------------------------------------------------------------------
+    ("api/heartbeat/",                                "POST",  "/api/heartbeat/",                     _,            401,       200,       200,       403,   403,        403,     403),  # noqa: E501
+    ("api/heartbeat/",                                "GET",   "/api/heartbeat/",                     _,            401,       200,       200,       403,   403,        403,     403),  # noqa: E501
+    ("api/breaks/",                                   "POST",  "/api/breaks/",                        _,            401,       201,       201,       403,   403,        403,     403),  # noqa: E501
+    ("api/breaks/end/",                               "POST",  "/api/breaks/end/",                    _,            401,       409,       409,       403,   403,        403,     403),  # noqa: E501
     # --- API: imports --------------------------------------------------------------------------
     ("api/projects/<int:project_id>/imports/",        "POST",  "/api/projects/{pub}/imports/",        "jsonl",      401,       403,       403,       202,   404,        403,     202),  # noqa: E501
     ("api/imports/<int:import_id>/",                  "GET",   "/api/imports/{import}/",              _,            401,       DENY,      DENY,      200,   404,        DENY,    200),  # noqa: E501

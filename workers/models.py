@@ -1,1 +1,174 @@
-# Consent, work sessions, breaks and exposure arrive with the working-time issue.
+"""Working time: sessions, activity spans, breaks, the live standing the gates read, and the
+daily roll-up. Consent and exposure arrive with the exposure issue."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+ZERO = Decimal("0")
+
+
+def _seconds(**kwargs) -> models.DecimalField:
+    return models.DecimalField(max_digits=12, decimal_places=3, default=ZERO, **kwargs)
+
+
+class WorkSession(models.Model):
+    """A stretch of presence: opens on the first heartbeat, closes at the last heartbeat once
+    none came for FAIRLABEL_SESSION_TIMEOUT_MINUTES. At most one open per annotator."""
+
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="work_sessions"
+    )
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["annotator"],
+                condition=Q(ended_at__isnull=True),
+                name="work_session_one_open",
+            )
+        ]
+        indexes = [models.Index(fields=["annotator", "started_at"])]
+
+    def __str__(self) -> str:
+        return f"session {self.pk}"
+
+
+class WorkSpan(models.Model):
+    """Contiguous activity of one kind in one project: the raw record that working time is
+    rebuilt from. Heartbeat-level data: only its annotator sees it."""
+
+    class Kind(models.TextChoices):
+        TASK = "task", _("Labeling")
+        INSTRUCTIONS = "instructions", _("Reading instructions")
+
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="work_spans"
+    )
+    session = models.ForeignKey(WorkSession, on_delete=models.PROTECT, related_name="spans")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    project = models.ForeignKey(
+        "labeling.Project", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField()
+    # Active seconds in [started_at, ended_at]: the span's length minus idle gaps and breaks.
+    seconds = _seconds()
+    sensitive = models.BooleanField(default=False)
+
+    class Meta:
+        indexes = [models.Index(fields=["annotator", "started_at"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(seconds__gte=0), name="work_span_seconds_positive"),
+            models.CheckConstraint(
+                condition=Q(ended_at__gte=models.F("started_at")), name="work_span_ordered"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} span {self.pk}"
+
+
+class Break(models.Model):
+    """A paid break: due after a stretch of work, the long break of the day, or taken freely."""
+
+    class Kind(models.TextChoices):
+        DUE = "due", _("Break after continuous work")
+        SENSITIVE = "sensitive", _("Break after sensitive work")
+        LONG = "long", _("Long break of the day")
+        VOLUNTARY = "voluntary", _("Break you chose to take")
+
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="breaks"
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    started_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    # Set when a voluntary break is ended early.
+    ended_at = models.DateTimeField(null=True, blank=True)
+    # Seconds of this break that count as paid time (a voluntary break: up to the allowance).
+    paid_seconds = _seconds()
+
+    class Meta:
+        indexes = [models.Index(fields=["annotator", "started_at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ends_at__gte=models.F("started_at")), name="break_ordered"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} break {self.pk}"
+
+
+class WorkState(models.Model):
+    """The annotator's live standing, kept by every heartbeat and action in the same
+    transaction, so the gates decide from one row (and hold when Celery is down)."""
+
+    annotator = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="work_state",
+    )
+    last_beat_at = models.DateTimeField(null=True, blank=True)
+    session = models.ForeignKey(
+        WorkSession, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    span = models.ForeignKey(
+        WorkSpan, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # Work since the last break (or a pause as long as one).
+    stretch_seconds = _seconds()
+    stretch_sensitive = models.BooleanField(default=False)
+    break_kind = models.CharField(max_length=16, blank=True)
+    break_started_at = models.DateTimeField(null=True, blank=True)
+    break_until = models.DateTimeField(null=True, blank=True)
+    # The current working day, in the annotator's time zone.
+    day = models.DateField(null=True, blank=True)
+    day_seconds = _seconds()
+    day_break_seconds = _seconds()
+    day_long_break = models.BooleanField(default=False)
+    # The last activity before the current day began, and how many days in a row it continues.
+    prev_last_at = models.DateTimeField(null=True, blank=True)
+    streak_days = models.PositiveSmallIntegerField(default=0)
+    # The Monday of the current week, in the annotator's time zone.
+    week = models.DateField(null=True, blank=True)
+    week_seconds = _seconds()
+
+    def __str__(self) -> str:
+        return f"work state of {self.annotator_id}"
+
+
+class WorkDay(models.Model):
+    """The daily roll-up, per annotator and day in its time zone. Rebuilt from the raw records
+    (spans, breaks, annotations), so rebuilding again changes nothing."""
+
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="work_days"
+    )
+    day = models.DateField()
+    active_seconds = _seconds()
+    instruction_seconds = _seconds()
+    break_seconds = _seconds()
+    # Filled by the exposure capability.
+    sensitive_seconds = _seconds()
+    tasks_done = models.PositiveIntegerField(default=0)
+    first_at = models.DateTimeField(null=True, blank=True)
+    last_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["annotator", "day"]
+        constraints = [
+            models.UniqueConstraint(fields=["annotator", "day"], name="work_day_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.annotator_id} {self.day}"

@@ -203,6 +203,17 @@ CELERY_BEAT_SCHEDULE = {
         "task": "labeling.expire_assignments",
         "schedule": timedelta(seconds=30),
     },
+    # Close work sessions with no heartbeat for FAIRLABEL_SESSION_TIMEOUT_MINUTES.
+    "close-idle-sessions": {
+        "task": "workers.close_idle_sessions",
+        "schedule": timedelta(seconds=60),
+    },
+    # Per annotator and day (in its time zone): active, instruction, break time and tasks.
+    # Rebuilt from the raw records, so running it again changes nothing.
+    "roll-up-work-days": {
+        "task": "workers.roll_up_work_days",
+        "schedule": timedelta(minutes=15),
+    },
 }
 
 # --- Fairlabel policies (DESIGN.md "Policy settings"; sources in SOURCES.md) ----------------
@@ -230,13 +241,24 @@ FAIRLABEL_APPEAL_DAYS = env_int("FAIRLABEL_APPEAL_DAYS", 14)
 FAIRLABEL_AUTO_APPROVE_DAYS = env_int("FAIRLABEL_AUTO_APPROVE_DAYS", 21)
 
 # The dispatcher's rules, in order, the way Django lists middleware. Each gate receives the
-# annotator, the project and the time and returns a refusal, a restriction, or None.
+# request's DispatchContext and returns a refusal, a restriction, or None (labeling/policies.py).
 FAIRLABEL_DISPATCH_GATES = env_list(
-    "FAIRLABEL_DISPATCH_GATES", ["labeling.policies.project_open_gate"]
+    "FAIRLABEL_DISPATCH_GATES",
+    ["labeling.policies.project_open_gate", "workers.policies.working_time_gate"],
 )
-# What other apps record in the same transaction when an assignment is served, submitted or
-# expires (exposure, reservations, pay).
-FAIRLABEL_ASSIGNMENT_HOOKS = env_list("FAIRLABEL_ASSIGNMENT_HOOKS", [])
+# What other apps record in the same transaction when an assignment is served, submitted,
+# skipped, expires or is released by a refusal (working time, exposure, reservations, pay).
+FAIRLABEL_ASSIGNMENT_HOOKS = env_list(
+    "FAIRLABEL_ASSIGNMENT_HOOKS", ["workers.policies.WorkingTimeHooks"]
+)
+# The gates and hooks that protect annotators: production refuses to start without them.
+FAIRLABEL_PROTECTION_GATES = ["workers.policies.working_time_gate"]
+FAIRLABEL_PROTECTION_HOOKS = ["workers.policies.WorkingTimeHooks"]
+# Each app's section of the rules page ("the rules that apply to me"), in order.
+FAIRLABEL_RULE_SECTIONS = env_list(
+    "FAIRLABEL_RULE_SECTIONS",
+    ["labeling.policies.labeling_rules", "workers.policies.working_time_rules"],
+)
 # What must hold before a project is published (the budget check joins with payments).
 FAIRLABEL_PUBLISH_CHECKS = env_list(
     "FAIRLABEL_PUBLISH_CHECKS",

@@ -273,7 +273,7 @@
       showDone();
     } else if (response.status === 409) {
       const data = response.data || {};
-      showProblem(errorText(response), data.until, data.rule);
+      showProblem(errorText(response), data.until, data.rule, data.error);
     } else {
       showProblem(errorText(response), null, null);
     }
@@ -357,6 +357,7 @@
       ui.index = offsetIndex(ui.text);
     }
     view.dataset.taskId = payload.task.id;
+    announce(payload.assignment);
     if (IS_IMAGE) renderImageTask(); else renderTextTask();
     $("task-meta").textContent = `${T.task} #${payload.task.id} · ${T.expires.replace("{time}", formatTime(payload.expires_at))}`;
     setBusy(false);
@@ -378,6 +379,12 @@
     extra.replaceChildren();
     $("task-meta").textContent = "";
     delete view.dataset.taskId;
+    announce(null);
+  }
+
+  // session.js sends the task in view with its heartbeats.
+  function announce(assignment) {
+    document.dispatchEvent(new CustomEvent("fairlabel:task", { detail: { assignment } }));
   }
 
   function showDone() {
@@ -389,17 +396,50 @@
     say(T.done, "ok");
   }
 
-  function showProblem(detail, until, rule) {
+  let resumeTimer = null;
+
+  function showProblem(detail, until, rule, code) {
     clearTask();
+    clearInterval(resumeTimer);
     const retry = el("button", { type: "button", text: T.retry, onclick: () => loadNext() });
-    view.append(el("div", { class: "panel refusal", "data-testid": "refusal" },
-      el("p", { class: "panel-title", text: T.refused }),
+    const countdown = until ? el("span", { class: "countdown", "data-testid": "countdown" }) : null;
+    const resumeNow = code === "break" && window.FairlabelSession
+      ? el("button", { type: "button", text: T.resumeNow, onclick: async () => {
+          const response = await window.FairlabelSession.endBreak();
+          if (response.status === 200) loadNext(); else say(errorText(response), "error");
+        } })
+      : null;
+    view.append(el("div", { class: `panel refusal${code === "break" ? " calm" : ""}`, "data-testid": "refusal" },
+      el("p", { class: "panel-title", text: code === "break" ? T.breakTitle : T.refused }),
       el("p", { text: detail }),
-      until ? el("p", {}, `${T.until} `, el("time", { datetime: until, text: formatTime(until) })) : null,
+      until ? el("p", {}, `${T.until} `, el("time", { datetime: until, text: formatTime(until) }), " ", countdown) : null,
       rule ? el("p", {}, el("a", { href: rule, text: T.rule })) : null,
-      el("p", {}, retry, " ", el("a", { href: cfg.urls.home, text: T.back }))));
+      el("p", {}, retry, " ", resumeNow, resumeNow ? " " : null, el("a", { href: cfg.urls.home, text: T.back }))));
     setBusy(false);
     say(until ? `${detail} ${T.until} ${formatTime(until)}` : detail, "error");
+    if (until) {
+      // A calm countdown; the page asks again by itself when the time has come.
+      const end = new Date(until).getTime();
+      const tick = () => {
+        const left = Math.max(0, Math.round((end - Date.now()) / 1000));
+        const h = Math.floor(left / 3600);
+        const m = Math.floor((left % 3600) / 60);
+        const sec = String(left % 60).padStart(2, "0");
+        countdown.textContent = `(${h ? `${h}:${String(m).padStart(2, "0")}` : m}:${sec})`;
+        if (left === 0) { clearInterval(resumeTimer); loadNext(); }
+      };
+      tick();
+      resumeTimer = setInterval(tick, 1000);
+    }
+  }
+
+  function showStart() {
+    // Before the first task of a project: read the instructions (time counted), then start.
+    view.replaceChildren(el("div", { class: "panel start", "data-testid": "start" },
+      el("p", { class: "panel-title", text: T.readFirst }),
+      el("p", {}, el("button", { type: "button", class: "primary", id: "start-btn", text: T.start,
+        onclick: () => { document.dispatchEvent(new CustomEvent("fairlabel:start")); loadNext(); } }))));
+    setBusy(false);
   }
 
   // ---------------------------------------------------------------- refresh
@@ -840,6 +880,7 @@
       if (onControl && !onLabelButton) return; // Enter presses links and other buttons
       e.preventDefault();
       if (!task && !busy && $("task-view").querySelector(".refusal")) { loadNext(); return; }
+      if (!task && !busy && $("start-btn")) { $("start-btn").click(); return; }
       submit();
       return;
     }
@@ -900,6 +941,9 @@
     if (IS_IMAGE && ui.image && ui.scale && !ui.zoomed && $("stage")) setZoom(null);
   });
 
+  document.addEventListener("fairlabel:resume", () => loadNext());
+  document.addEventListener("fairlabel:break-due", () => say(T.breakDue, "info"));
+
   renderToday();
-  loadNext();
+  if (cfg.readingInstructions) showStart(); else loadNext();
 })();

@@ -37,6 +37,10 @@ def _open(page, project):
     annotator = user_factory("annotator")
     login(page, annotator.username)
     page.goto(f"/label/{project.pk}/")
+    page.wait_for_selector("#task-view[data-task-id], [data-testid=start]")
+    if project.instructions.strip() and page.get_by_test_id("start").is_visible():
+        # The first time in a project with instructions: read them, then start.
+        page.get_by_role("button", name="Start labeling").click()
     _wait_task(page)
     return annotator
 
@@ -108,7 +112,7 @@ def test_text_classification_by_keyboard_with_undo(page):
 BREAK_DUE = {"on": False}
 
 
-def break_gate(*, annotator, project, now):
+def break_gate(context):
     """A stand-in for the working-time rules: refuses while BREAK_DUE is on."""
     from datetime import timedelta
 
@@ -119,7 +123,7 @@ def break_gate(*, annotator, project, now):
             code="break",
             detail="A paid break is due.",
             rule="breaks",
-            until=now + timedelta(minutes=10),
+            until=context.now + timedelta(minutes=10),
         )
     return None
 

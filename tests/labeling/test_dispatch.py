@@ -45,39 +45,67 @@ BAD = {
 # --- gates named in settings ---------------------------------------------------------------
 
 
-def break_gate(*, annotator, project, now):
+def break_gate(context):
     return Refusal(code="break", detail="Time for a paid break.", rule="breaks", until=UNTIL)
 
 
-def safe_only_gate(*, annotator, project, now):
-    return Restriction(sensitive_allowed=False)
+def safe_only_gate(context):
+    return Restriction(
+        safe_only=True, refusal=Refusal("exposure_cap", "No more today.", "caps", UNTIL)
+    )
 
 
-def recording_gate(*, annotator, project, now):
-    recording_gate.calls.append((annotator.pk, project.pk, now))
+def no_gore_gate(context):
+    return Restriction(
+        excluded_categories=frozenset({"gore"}),
+        refusal=Refusal(code="exposure_cap", detail="No gore today.", rule="caps", until=UNTIL),
+    )
+
+
+def recording_gate(context):
+    recording_gate.calls.append(
+        (context.annotator.pk, context.project.pk, context.now, getattr(context.held, "pk", None))
+    )
 
 
 recording_gate.calls = []
+SWITCH = {"break": False}
+
+
+def switchable_break_gate(context):
+    return break_gate(context) if SWITCH["break"] else None
 
 
 class RecordingHook:
     events: list = []
 
     @classmethod
-    def served(cls, assignment, now):
+    def served(cls, *, assignment, context, now):
         cls.events.append(("served", assignment.pk))
 
     @classmethod
-    def submitted(cls, annotation, now):
+    def submitted(cls, *, assignment, annotation, context, now):
         cls.events.append(("submitted", annotation.assignment_id))
 
     @classmethod
-    def skipped(cls, assignment, now):
+    def skipped(cls, *, assignment, context, now):
         cls.events.append(("skipped", assignment.pk))
 
     @classmethod
-    def expired(cls, assignments, now):
+    def expired(cls, *, assignments, now):
         cls.events.append(("expired", sorted(a.pk for a in assignments)))
+
+    @classmethod
+    def released(cls, *, assignment, refusal, now):
+        cls.events.append(("released", assignment.pk, refusal.code))
+
+
+class BudgetHook:
+    """Refuses from inside the claim's transaction, as a budget or a cap would."""
+
+    @staticmethod
+    def served(*, assignment, context, now):
+        raise Refusal(code="budget", detail="The budget is spent.", rule="budget").as_error()
 
 
 def _gates(*names: str) -> list[str]:
@@ -123,7 +151,7 @@ def test_gates_run_in_settings_order_and_receive_annotator_project_time(
     with pytest.raises(DomainError) as refused:
         dispatch.assignment_next(annotator=annotator, project=project, now=T0)
     assert refused.value.code == "break"
-    assert recording_gate.calls == [(annotator.pk, project.pk, T0)]
+    assert recording_gate.calls == [(annotator.pk, project.pk, T0, None)]
     settings.FAIRLABEL_DISPATCH_GATES = _gates("break_gate", "recording_gate")
     recording_gate.calls.clear()
     with pytest.raises(DomainError):
@@ -146,13 +174,115 @@ def test_a_restricting_gate_serves_only_tasks_without_sensitive_content(settings
     project.save()
     settings.FAIRLABEL_DISPATCH_GATES = _gates("safe_only_gate")
     served = []
-    for _ in range(4):
+    for _ in range(2):
         user = make_user("annotator")
-        assignment = dispatch.assignment_next(annotator=user, project=project)
-        if assignment is None:
-            break
-        served.append(assignment.task.data["text"])
+        served.append(dispatch.assignment_next(annotator=user, project=project).task.data["text"])
     assert sorted(served) == ["also safe", "marked safe"]
+    # Nothing safe is left while sensitive tasks remain: the restriction's refusal, not 204.
+    with pytest.raises(DomainError) as refused:
+        dispatch.assignment_next(annotator=make_user("annotator"), project=project)
+    assert (refused.value.code, refused.value.until) == ("exposure_cap", UNTIL)
+
+
+def test_a_restriction_narrows_by_category(settings, owner, make_user, client_for):
+    """No gore today, violence still allowed; unmarked tasks carry the project's categories."""
+    project = project_factory(owner, content_categories=["violence"], publish=False)
+    tasks_create(
+        project=project,
+        rows=[
+            {"data": {"text": "gore"}, "categories": ["gore"]},
+            {"data": {"text": "gore and hate"}, "categories": ["hate", "gore"]},
+            {"data": {"text": "unmarked: violence"}},
+            {"data": {"text": "hate"}, "categories": ["hate"]},
+            {"data": {"text": "safe"}, "categories": []},
+        ],
+    )
+    project.status = Project.Status.PUBLISHED
+    project.save()
+    settings.FAIRLABEL_DISPATCH_GATES = _gates("no_gore_gate")
+    annotator = make_user("annotator")
+    client = client_for(annotator)
+    served = []
+    for _ in range(3):
+        body = client.post(next_url(project)).json()
+        served.append(body["task"]["data"]["text"])
+        client.post(skip_url(body["assignment"]))
+    assert sorted(served) == ["hate", "safe", "unmarked: violence"]
+    response = client.post(next_url(project))
+    assert response.status_code == 409
+    assert response.json()["error"] == "exposure_cap"
+    assert datetime.fromisoformat(response.json()["until"]) == UNTIL
+    # Without the restriction the gore tasks are served; once they are gone too, 204.
+    settings.FAIRLABEL_DISPATCH_GATES = _gates()
+    for _ in range(2):
+        body = client.post(next_url(project)).json()
+        client.post(skip_url(body["assignment"]))
+    assert client.post(next_url(project)).status_code == 204
+
+
+def test_a_refusal_releases_the_held_assignment(settings, annotator, project):
+    settings.FAIRLABEL_DISPATCH_GATES = _gates("switchable_break_gate")
+    settings.FAIRLABEL_ASSIGNMENT_HOOKS = [f"{__name__}.RecordingHook"]
+    RecordingHook.events = []
+    held = dispatch.assignment_next(annotator=annotator, project=project, now=T0)
+    assert Task.objects.get(pk=held.task_id).slots_free == 1
+    SWITCH["break"] = True
+    try:
+        with pytest.raises(DomainError) as refused:
+            dispatch.assignment_next(annotator=annotator, project=project, now=T0)
+    finally:
+        SWITCH["break"] = False
+    assert refused.value.code == "break"
+    held.refresh_from_db()
+    assert held.status == Assignment.Status.EXPIRED and not held.holds_slot
+    assert Task.objects.get(pk=held.task_id).slots_free == 2
+    assert RecordingHook.events == [("served", held.pk), ("released", held.pk, "break")]
+    # The work done on it is still accepted afterwards (late submit takes the free slot back).
+    outcome = dispatch.annotation_submit(
+        annotator=annotator, assignment_id=held.pk, result={"label": "pos"}, now=T0
+    )
+    assert not outcome.is_extra
+
+
+def test_gates_see_the_held_assignment_and_one_context(settings, annotator, project):
+    recording_gate.calls.clear()
+    settings.FAIRLABEL_DISPATCH_GATES = _gates("recording_gate", "recording_gate")
+    held = dispatch.assignment_next(annotator=annotator, project=project, now=T0)
+    assert dispatch.assignment_next(annotator=annotator, project=project, now=T0).pk == held.pk
+    assert recording_gate.calls[2:] == [(annotator.pk, project.pk, T0, held.pk)] * 2
+
+
+def test_a_hook_refuses_from_inside_the_claims_transaction(settings, annotator, project):
+    settings.FAIRLABEL_ASSIGNMENT_HOOKS = [f"{__name__}.BudgetHook"]
+    with pytest.raises(DomainError) as refused:
+        dispatch.assignment_next(annotator=annotator, project=project, now=T0)
+    assert refused.value.code == "budget" and refused.value.status_code == 409
+    assert not Assignment.objects.exists()  # rolled back with the claim
+    assert set(Task.objects.values_list("slots_free", flat=True)) == {2}
+
+
+def test_an_integrity_error_other_than_holding_a_task_is_not_swallowed(
+    settings, annotator, project
+):
+    settings.FAIRLABEL_ASSIGNMENT_HOOKS = [f"{__name__}.CheckViolationHook"]
+    from django.db import IntegrityError
+
+    with pytest.raises(IntegrityError):
+        dispatch.assignment_next(annotator=annotator, project=project, now=T0)
+    assert not Assignment.objects.exists()
+
+
+class CheckViolationHook:
+    """A database check failing inside the claim (as a budget's CHECK would)."""
+
+    @staticmethod
+    def served(*, assignment, context, now):
+        Annotation.objects.filter(pk=-1).exists()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE labeling_project SET price_per_task = -1 WHERE id = %s",
+                [assignment.project_id],
+            )
 
 
 def test_hooks_named_in_settings_see_every_event(settings, annotator, project):
@@ -482,12 +612,15 @@ def _cycle_queries(client, project, django_assert_max_num_queries, bound_next, b
         assert response.status_code == 201
 
 
-# auth token + role + project, then the claim: one SELECT, one UPDATE, one INSERT (+ savepoint
+# With every gate of the working-time issue on. next: auth token + role, project, held
+# assignment, policy overrides, the working-time state (the gate), profile (time zone); the
+# claim: SELECT, UPDATE, INSERT; the hook: locked state, span UPDATE, state UPDATE (+ savepoint
 # pair inside the test transaction; + SET LOCAL synchronous_commit on PostgreSQL).
-NEXT_QUERIES = 8
-# auth token + role, then the locked assignment, its project, its task's data, INSERT, two
-# UPDATEs (+ savepoint pair): plain statements, cheaper to run than one joined ORM query.
-SUBMIT_QUERIES = 10
+NEXT_QUERIES = 14
+# auth token + role, then the locked assignment, its project, its task's data, the policies,
+# INSERT, two UPDATEs; the hook: profile, locked state, span UPDATE, state UPDATE (+ savepoint
+# pair): plain statements, cheaper to run than one joined ORM query.
+SUBMIT_QUERIES = 14
 
 
 @pytest.mark.parametrize("size", [10, 2000])
@@ -502,6 +635,7 @@ def test_query_count_per_call_does_not_depend_on_project_size(
             annotator=other, assignment_id=assignment.pk, result={"label": "pos"}
         )
     client = client_for(make_user("annotator"))
+    assert client.post("/api/heartbeat/", {"project": project.pk}).status_code == 200
     postgres = connection.vendor == "postgresql"
     _cycle_queries(
         client, project, django_assert_max_num_queries, NEXT_QUERIES + postgres, SUBMIT_QUERIES

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from labeling import dispatch
 from labeling.models import Annotation, Assignment, Task
+from labeling.policies import Restriction
 from tests.factories import project_factory
 from tests.processes import celery_worker
 
@@ -96,9 +97,14 @@ def _load_tasks(project, count: int, *, slots: int) -> None:
 def test_every_claim_query_walks_the_partial_index_on_a_large_project(owner, annotator):
     project = project_factory(owner, tasks=1, publish=True, annotations_per_task=3)
     _load_tasks(project, 20_000, slots=3)
-    for sensitive_allowed in (True, False):
+    restrictions = (
+        Restriction(),
+        Restriction(safe_only=True),
+        Restriction(excluded_categories=frozenset({"gore", "hate"})),
+    )
+    for restriction in restrictions:
         querysets = dispatch.claim_querysets(
-            annotator=annotator, project=project, sensitive_allowed=sensitive_allowed
+            annotator=annotator, project=project, restriction=restriction
         )
         assert len(querysets) == 3
         for queryset in querysets:

@@ -1,0 +1,87 @@
+"""Working-time API: heartbeats and breaks (annotators only; thin views over services)."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.permissions import HasRole
+from accounts.roles import Role
+from workers import services
+from workers.models import WorkSpan
+
+STANDING_OUT = inline_serializer(
+    "WorkStanding",
+    {
+        "today_seconds": serializers.CharField(help_text="Work counted today (decimal seconds)."),
+        "today_break_seconds": serializers.CharField(),
+        "paid_seconds_today": serializers.CharField(help_text="Work plus breaks today."),
+        "week_seconds": serializers.CharField(),
+        "break_until": serializers.DateTimeField(allow_null=True),
+        "break_kind": serializers.CharField(allow_null=True),
+        "next_break_in_seconds": serializers.CharField(allow_null=True),
+        "refusal": serializers.JSONField(allow_null=True),
+    },
+)
+
+
+class HeartbeatIn(serializers.Serializer):
+    project = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    assignment = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    kind = serializers.ChoiceField(choices=WorkSpan.Kind.choices, default=WorkSpan.Kind.TASK)
+
+
+class HeartbeatApi(APIView):
+    """The labeling page is open and used: send every 30 s. Counts working time, keeps the held
+    task alive, and answers today's time, the next break and the break in progress."""
+
+    permission_classes = [HasRole(Role.ANNOTATOR)]
+
+    @extend_schema(request=HeartbeatIn, responses=STANDING_OUT)
+    def post(self, request):
+        data = HeartbeatIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        standing = services.heartbeat_record(
+            annotator=request.user,
+            project_id=data.validated_data.get("project"),
+            assignment_id=data.validated_data.get("assignment"),
+            kind=data.validated_data["kind"],
+        )
+        return Response(standing.as_dict())
+
+    @extend_schema(responses=STANDING_OUT, operation_id="heartbeat_standing")
+    def get(self, request):
+        return Response(services.work_standing(annotator=request.user).as_dict())
+
+
+class BreakIn(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=[("break", "break")], default="break")
+
+
+class BreakApi(APIView):
+    """Take a paid break now (`{"kind": "break"}`): nothing is served during it."""
+
+    permission_classes = [HasRole(Role.ANNOTATOR)]
+
+    @extend_schema(
+        request=BreakIn,
+        responses={201: STANDING_OUT, 409: OpenApiResponse(description="Already on a break.")},
+    )
+    def post(self, request):
+        BreakIn(data=request.data).is_valid(raise_exception=True)
+        return Response(services.break_take(annotator=request.user).as_dict(), status=201)
+
+
+class BreakEndApi(APIView):
+    """End a break you chose to take; a break due by the rules runs its full length (409)."""
+
+    permission_classes = [HasRole(Role.ANNOTATOR)]
+
+    @extend_schema(
+        request=None,
+        responses={200: STANDING_OUT, 409: OpenApiResponse(description="No break to end.")},
+    )
+    def post(self, request):
+        return Response(services.break_end(annotator=request.user).as_dict())

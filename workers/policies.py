@@ -1,0 +1,343 @@
+"""Working-time rules: paid breaks, daily and weekly hours, rest between days, a day off in seven.
+
+Decided from the database (one WorkState row per annotator, kept by every heartbeat and action)
+so they hold when Celery is down. They plug into the dispatcher through settings:
+`working_time_gate` in FAIRLABEL_DISPATCH_GATES, `WorkingTimeHooks` in FAIRLABEL_ASSIGNMENT_HOOKS,
+`working_time_rules` in FAIRLABEL_RULE_SECTIONS. Defaults and sources: SOURCES.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, tzinfo
+from decimal import Decimal
+
+from django.utils.translation import gettext as _
+
+from labeling.policies import DispatchContext, Refusal, RuleDoc, annotator_tz
+from workers.models import WorkState
+
+ZERO = Decimal("0")
+
+
+def minutes(value) -> timedelta:
+    """Policy minutes (fractions allowed) as an exact timedelta, never through a float."""
+    return timedelta(microseconds=int(Decimal(value) * 60_000_000))
+
+
+def hours(value) -> timedelta:
+    return minutes(Decimal(value) * 60)
+
+
+def seconds_of(delta: timedelta) -> Decimal:
+    micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    return (Decimal(micros) / 1_000_000).quantize(Decimal("0.001"))
+
+
+def local_day(moment: datetime, tz: tzinfo) -> date:
+    return moment.astimezone(tz).date()
+
+
+def day_start(day: date, tz: tzinfo) -> datetime:
+    """The instant a local day begins (DST-aware), as an aware datetime."""
+    return datetime.combine(day, time.min, tzinfo=tz)
+
+
+def week_of(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Where an annotator stands against the working-time rules at `now`."""
+
+    now: datetime
+    today_seconds: Decimal
+    today_break_seconds: Decimal
+    week_seconds: Decimal
+    break_until: datetime | None
+    break_kind: str
+    work_until_break: Decimal | None  # seconds of work left before the next break is due
+    refusal: Refusal | None
+
+    def as_dict(self) -> dict:
+        return {
+            "today_seconds": str(self.today_seconds),
+            "today_break_seconds": str(self.today_break_seconds),
+            "paid_seconds_today": str(self.today_seconds + self.today_break_seconds),
+            "week_seconds": str(self.week_seconds),
+            "break_until": self.break_until.isoformat() if self.break_until else None,
+            "break_kind": self.break_kind or None,
+            "next_break_in_seconds": (
+                None if self.work_until_break is None else str(self.work_until_break)
+            ),
+            "refusal": None
+            if self.refusal is None
+            else {
+                "error": self.refusal.code,
+                "detail": self.refusal.detail,
+                "until": self.refusal.until.isoformat() if self.refusal.until else None,
+            },
+        }
+
+
+def standing_of(state: WorkState | None, *, now: datetime, tz: tzinfo, policies: dict) -> Standing:
+    today = local_day(now, tz)
+    if state is None or state.last_beat_at is None:
+        return Standing(now, ZERO, ZERO, ZERO, None, "", _work_left(None, policies), None)
+    same_day = state.day == today
+    today_seconds = state.day_seconds if same_day else ZERO
+    today_breaks = state.day_break_seconds if same_day else ZERO
+    week_seconds = state.week_seconds if state.week == week_of(today) else ZERO
+    on_break = state.break_until is not None and state.break_until > now
+    refusals: list[Refusal] = []
+    rest = hours(policies["FAIRLABEL_REST_HOURS"])
+    # Rest between working days: the day's first work waits until the rest has passed.
+    if not same_day and now < state.last_beat_at + rest:
+        refusals.append(_rest(state.last_beat_at + rest))
+    if same_day and state.prev_last_at is not None and now < state.prev_last_at + rest:
+        refusals.append(_rest(state.prev_last_at + rest))
+    # One day off in seven.
+    yesterday = today - timedelta(days=1)
+    if (state.day == yesterday and state.streak_days >= 6) or (same_day and state.streak_days >= 7):
+        refusals.append(
+            Refusal(
+                code="rest",
+                detail=_("You have worked six days in a row: today is your day off."),
+                rule="day-off",
+                until=day_start(today + timedelta(days=1), tz),
+            )
+        )
+    earliest_next_day = max(day_start(today + timedelta(days=1), tz), state.last_beat_at + rest)
+    if today_seconds >= hours(policies["FAIRLABEL_DAILY_HOURS"]).total_seconds():
+        refusals.append(
+            Refusal(
+                code="daily_limit",
+                detail=_("You reached today's working hours. See you tomorrow."),
+                rule="daily-limit",
+                until=earliest_next_day,
+            )
+        )
+    if week_seconds >= hours(policies["FAIRLABEL_WEEKLY_HOURS"]).total_seconds():
+        next_week = day_start(week_of(today) + timedelta(days=7), tz)
+        refusals.append(
+            Refusal(
+                code="weekly_limit",
+                detail=_("You reached this week's working hours."),
+                rule="weekly-limit",
+                until=max(next_week, state.last_beat_at + rest),
+            )
+        )
+    if on_break:
+        refusals.append(
+            Refusal(
+                code="break",
+                detail=_("Time for a break. Tasks come back by themselves after it."),
+                rule="breaks",
+                until=state.break_until,
+            )
+        )
+    refusal = None
+    for candidate in refusals:
+        if refusal is None or (candidate.until or now) > (refusal.until or now):
+            refusal = candidate
+    return Standing(
+        now=now,
+        today_seconds=today_seconds,
+        today_break_seconds=today_breaks,
+        week_seconds=week_seconds,
+        break_until=state.break_until if on_break else None,
+        break_kind=state.break_kind if on_break else "",
+        work_until_break=_work_left(state if same_day else None, policies),
+        refusal=refusal,
+    )
+
+
+def _rest(until: datetime) -> Refusal:
+    return Refusal(
+        code="rest",
+        detail=_("Rest between working days: you can start again after the rest period."),
+        rule="rest",
+        until=until,
+    )
+
+
+def break_due(state: WorkState, policies: dict) -> tuple[str, timedelta] | None:
+    """The break the stretch or the day has earned, if any: (kind, length)."""
+    if not state.day_long_break and state.day_seconds >= Decimal(
+        hours(policies["FAIRLABEL_LONG_BREAK_AT_HOURS"]).total_seconds()
+    ):
+        return "long", minutes(policies["FAIRLABEL_LONG_BREAK_MINUTES"])
+    if state.stretch_sensitive:
+        after = minutes(policies["FAIRLABEL_SENSITIVE_BREAK_AFTER_MINUTES"])
+        if state.stretch_seconds >= seconds_of(after):
+            return "sensitive", minutes(policies["FAIRLABEL_SENSITIVE_BREAK_MINUTES"])
+    elif state.stretch_seconds >= seconds_of(minutes(policies["FAIRLABEL_BREAK_AFTER_MINUTES"])):
+        return "due", minutes(policies["FAIRLABEL_BREAK_MINUTES"])
+    return None
+
+
+def _work_left(state: WorkState | None, policies: dict) -> Decimal:
+    stretch = state.stretch_seconds if state else ZERO
+    sensitive = state.stretch_sensitive if state else False
+    name = (
+        "FAIRLABEL_SENSITIVE_BREAK_AFTER_MINUTES" if sensitive else "FAIRLABEL_BREAK_AFTER_MINUTES"
+    )
+    left = seconds_of(minutes(policies[name])) - stretch
+    if state is None or not state.day_long_break:
+        day = state.day_seconds if state else ZERO
+        left = min(left, seconds_of(hours(policies["FAIRLABEL_LONG_BREAK_AT_HOURS"])) - day)
+    return max(left, ZERO)
+
+
+# --- the dispatcher's gate and hooks -----------------------------------------------------------
+
+
+def working_time_gate(context: DispatchContext) -> Refusal | None:
+    """Breaks, daily and weekly hours, rest and the day off, across all projects."""
+    state = context.memo(
+        "workers.state",
+        lambda: WorkState.objects.filter(annotator_id=context.annotator.pk).first(),
+    )
+    return standing_of(state, now=context.now, tz=context.tz, policies=context.policies).refusal
+
+
+class WorkingTimeHooks:
+    """Serving, submitting and skipping are signs of work, like heartbeats: an API client that
+    sends no heartbeat still has its time counted (and its breaks and limits applied)."""
+
+    @staticmethod
+    def served(*, assignment, context: DispatchContext, now: datetime) -> None:
+        _activity_of(assignment, context, now)
+
+    @staticmethod
+    def submitted(*, assignment, annotation, context: DispatchContext, now: datetime) -> None:
+        _activity_of(assignment, context, now)
+
+    @staticmethod
+    def skipped(*, assignment, context: DispatchContext, now: datetime) -> None:
+        _activity_of(assignment, context, now)
+
+
+def _activity_of(assignment, context: DispatchContext, now: datetime) -> None:
+    from workers.services import work_activity_record
+
+    work_activity_record(
+        annotator_id=assignment.annotator_id,
+        now=now,
+        kind="task",
+        project_id=assignment.project_id,
+        sensitive=bool(assignment.task.is_sensitive),
+        tz=context.tz,
+        policies=context.policies,
+    )
+
+
+# --- the rules page ---------------------------------------------------------------------------
+
+
+def _hm(seconds: Decimal) -> str:
+    total = int(seconds)
+    return _("%(h)d h %(m)02d min") % {"h": total // 3600, "m": (total % 3600) // 60}
+
+
+def working_time_rules(*, user, now: datetime, policies: dict) -> list[RuleDoc]:
+    p = policies
+    standing = None
+    from accounts.roles import Role, role_of
+
+    if user is not None and user.is_authenticated and role_of(user) == Role.ANNOTATOR:
+        from accounts.models import Profile
+
+        profile = Profile.objects.filter(user_id=user.pk).first()
+        state = WorkState.objects.filter(annotator_id=user.pk).first()
+        standing = standing_of(state, now=now, tz=annotator_tz(profile), policies=p)
+
+    def you(text: str) -> str:
+        return text if standing is not None else ""
+
+    return [
+        RuleDoc(
+            "working-time",
+            _("Working time is measured, not guessed"),
+            _(
+                "While the labeling page is open and you use it, it tells Fairlabel every 30 "
+                "seconds that you are working. A pause longer than %(idle)s seconds is not "
+                "counted as work. Reading the instructions before your first task counts. "
+                "Only you see this detail; owners see hours per pseudonym."
+            )
+            % {"idle": p["FAIRLABEL_IDLE_SECONDS"]},
+        ),
+        RuleDoc(
+            "breaks",
+            _("Breaks"),
+            _(
+                "After %(after)s minutes of continuous work, a %(len)s-minute break; after "
+                "%(safter)s minutes when the work included sensitive content, %(slen)s minutes; "
+                "once your day reaches %(long_at)s hours, a %(long)s-minute break. During a "
+                "break no task is handed out, and the page resumes by itself. You may also "
+                "take a break at any time."
+            )
+            % {
+                "after": p["FAIRLABEL_BREAK_AFTER_MINUTES"],
+                "len": p["FAIRLABEL_BREAK_MINUTES"],
+                "safter": p["FAIRLABEL_SENSITIVE_BREAK_AFTER_MINUTES"],
+                "slen": p["FAIRLABEL_SENSITIVE_BREAK_MINUTES"],
+                "long_at": p["FAIRLABEL_LONG_BREAK_AT_HOURS"],
+                "long": p["FAIRLABEL_LONG_BREAK_MINUTES"],
+            },
+            source=_(
+                "UK HSE display-screen guidance; TUC (15 min after 45); French Code du travail "
+                "L3121-16 (20 min at 6 h); EU Directive 2003/88/EC Art. 4."
+            ),
+            standing=you(
+                _("Next break after %(left)s more of work.")
+                % {"left": _hm(standing.work_until_break or ZERO)}
+                if standing and standing.break_until is None
+                else _("You are on a break.")
+            ),
+            codes=("break",),
+        ),
+        RuleDoc(
+            "daily-limit",
+            _("Daily hours"),
+            _("At most %(h)s hours of work a day, across all projects.")
+            % {"h": p["FAIRLABEL_DAILY_HOURS"]},
+            source=_("ILO Conventions C1 and C30; EU Directive 2003/88/EC."),
+            standing=you(
+                _("Today: %(t)s worked.") % {"t": _hm(standing.today_seconds)} if standing else ""
+            ),
+            codes=("daily_limit",),
+        ),
+        RuleDoc(
+            "weekly-limit",
+            _("Weekly hours"),
+            _("At most %(h)s hours of work a week (Monday to Sunday), across all projects.")
+            % {"h": p["FAIRLABEL_WEEKLY_HOURS"]},
+            source=_("ILO Conventions C1 and C30; EU Directive 2003/88/EC Art. 6."),
+            standing=you(
+                _("This week: %(t)s worked.") % {"t": _hm(standing.week_seconds)}
+                if standing
+                else ""
+            ),
+            codes=("weekly_limit",),
+        ),
+        RuleDoc(
+            "rest",
+            _("Rest between working days"),
+            _(
+                "At least %(h)s hours between the end of one working day and the start of the "
+                "next. A working day is a calendar day in your time zone."
+            )
+            % {"h": p["FAIRLABEL_REST_HOURS"]},
+            source=_("EU Directive 2003/88/EC Art. 3."),
+            codes=("rest",),
+        ),
+        RuleDoc(
+            "day-off",
+            _("A day off in seven"),
+            _("After six days of work in a row, the seventh is a day off."),
+            source=_("EU Directive 2003/88/EC Art. 5."),
+            codes=("rest",),
+        ),
+    ]

@@ -1,0 +1,430 @@
+"""Working time: every state change, inside a transaction."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, datetime, timedelta, tzinfo
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from fairlabel.errors import DomainError
+from labeling.policies import annotator_tz, policy_values
+from workers.models import Break, WorkDay, WorkSession, WorkSpan, WorkState
+from workers.policies import (
+    ZERO,
+    Standing,
+    break_due,
+    day_start,
+    local_day,
+    minutes,
+    seconds_of,
+    standing_of,
+    week_of,
+)
+
+
+def _state_locked(annotator_id: int) -> WorkState:
+    state = (
+        WorkState.objects.select_for_update(of=("self",))
+        .select_related("span")
+        .filter(annotator_id=annotator_id)
+        .first()
+    )
+    if state is None:
+        WorkState.objects.bulk_create([WorkState(annotator_id=annotator_id)], ignore_conflicts=True)
+        state = WorkState.objects.select_for_update().get(annotator_id=annotator_id)
+    return state
+
+
+def work_activity_record(
+    *,
+    annotator_id: int,
+    now: datetime,
+    kind: str,
+    project_id: int | None,
+    sensitive: bool,
+    tz: tzinfo,
+    policies: dict,
+) -> WorkState:
+    """One sign of work (a heartbeat, a task served, submitted or skipped) at `now`.
+
+    The time since the previous sign counts as work unless it is longer than
+    FAIRLABEL_IDLE_SECONDS (idle) or falls in a break (paid as the break). A silence longer than
+    FAIRLABEL_SESSION_TIMEOUT_MINUTES closes the session at its last sign and opens another; a
+    pause as long as a break ends the stretch of continuous work. When the stretch or the day
+    has earned a break, the break starts now. Called inside the caller's transaction (the
+    dispatcher's, or heartbeat_record's)."""
+    with transaction.atomic(savepoint=False):
+        state = _state_locked(annotator_id)
+        last = state.last_beat_at
+        if last is not None and now < last:
+            now = last  # a clock that went back never un-counts work
+        idle = Decimal(policies["FAIRLABEL_IDLE_SECONDS"])
+        gap = None if last is None else seconds_of(now - last)
+        credit = ZERO
+        credit_from = now
+        if gap is not None and gap <= idle:
+            credit, credit_from = gap, last
+            if state.break_started_at is not None and state.break_until is not None:
+                # Time inside a break is paid as the break, not as work.
+                overlap_start = max(last, state.break_started_at)
+                overlap_end = min(now, state.break_until)
+                if overlap_end > overlap_start:
+                    credit -= seconds_of(overlap_end - overlap_start)
+        timeout = minutes(policies["FAIRLABEL_SESSION_TIMEOUT_MINUTES"])
+        if last is None or state.session_id is None or now - last > timeout:
+            if state.session_id is not None:
+                WorkSession.objects.filter(pk=state.session_id, ended_at__isnull=True).update(
+                    ended_at=last
+                )
+            state.session = WorkSession.objects.create(annotator_id=annotator_id, started_at=now)
+            state.span = None
+            credit, credit_from = ZERO, now
+        if gap is not None and gap >= seconds_of(minutes(policies["FAIRLABEL_BREAK_MINUTES"])):
+            state.stretch_seconds, state.stretch_sensitive = ZERO, False
+        _count_day_and_week(state, now=now, credit=credit, tz=tz)
+        state.stretch_seconds += credit
+        state.stretch_sensitive = state.stretch_sensitive or sensitive
+        _span_extend(
+            state,
+            annotator_id=annotator_id,
+            kind=kind,
+            project_id=project_id,
+            sensitive=sensitive,
+            start=credit_from,
+            now=now,
+            credit=credit,
+        )
+        on_break = state.break_until is not None and state.break_until > now
+        due = None if on_break else break_due(state, policies)
+        if due is not None:
+            kind_due, length = due
+            _break_open(state, annotator_id=annotator_id, kind=kind_due, now=now, length=length)
+            if kind_due == Break.Kind.LONG:
+                state.day_long_break = True
+        state.last_beat_at = now
+        state.save()
+    return state
+
+
+def _count_day_and_week(state: WorkState, *, now: datetime, credit: Decimal, tz: tzinfo) -> None:
+    today = local_day(now, tz)
+    if state.day != today:
+        if state.day is not None and state.day == today - timedelta(days=1):
+            state.streak_days += 1
+        else:
+            state.streak_days = 1
+        state.prev_last_at = state.last_beat_at
+        state.day = today
+        state.day_seconds = min(credit, seconds_of(now - day_start(today, tz)))
+        state.day_break_seconds = ZERO
+        state.day_long_break = False
+    else:
+        state.day_seconds += credit
+    monday = week_of(today)
+    if state.week != monday:
+        state.week = monday
+        state.week_seconds = min(credit, seconds_of(now - day_start(monday, tz)))
+    else:
+        state.week_seconds += credit
+
+
+def _span_extend(
+    state: WorkState,
+    *,
+    annotator_id: int,
+    kind: str,
+    project_id: int | None,
+    sensitive: bool,
+    start: datetime,
+    now: datetime,
+    credit: Decimal,
+) -> None:
+    """Extend the current span when the work goes on in the same kind, project and sensitivity;
+    else start a new one. One UPDATE in the common case."""
+    span = state.span
+    if (
+        span is not None
+        and span.kind == kind
+        and span.project_id == project_id
+        and span.sensitive == sensitive
+        and credit > 0
+        and span.ended_at >= start
+    ):
+        WorkSpan.objects.filter(pk=span.pk).update(ended_at=now, seconds=F("seconds") + credit)
+        return
+    state.span = WorkSpan.objects.create(
+        annotator_id=annotator_id,
+        session_id=state.session_id,
+        kind=kind,
+        project_id=project_id,
+        started_at=start,
+        ended_at=now,
+        seconds=credit,
+        sensitive=sensitive,
+    )
+
+
+def _break_open(
+    state: WorkState, *, annotator_id: int, kind: str, now: datetime, length: timedelta
+) -> Break:
+    taken = Break.objects.create(
+        annotator_id=annotator_id,
+        kind=kind,
+        started_at=now,
+        ends_at=now + length,
+        paid_seconds=seconds_of(length),
+    )
+    state.break_kind, state.break_started_at, state.break_until = kind, now, now + length
+    state.stretch_seconds, state.stretch_sensitive = ZERO, False
+    state.day_break_seconds += seconds_of(length)
+    return taken
+
+
+def heartbeat_record(
+    *,
+    annotator,
+    now: datetime | None = None,
+    project_id: int | None = None,
+    assignment_id: int | None = None,
+    kind: str = WorkSpan.Kind.TASK,
+) -> Standing:
+    """POST /api/heartbeat/: the page is open and used. Counts the time on the held task (and
+    keeps it alive), then the annotator's working time; returns the standing."""
+    from accounts.models import Profile
+    from labeling.dispatch import assignment_touch
+
+    now = now or timezone.now()
+    profile = Profile.objects.filter(user_id=annotator.pk).only("timezone").first()
+    tz = annotator_tz(profile)
+    policies = policy_values()
+    sensitive = False
+    if kind == WorkSpan.Kind.TASK:
+        held = assignment_touch(annotator=annotator, assignment_id=assignment_id, now=now)
+        if held is not None:
+            project_id, sensitive = held.project_id, bool(held.task.is_sensitive)
+    with transaction.atomic():
+        state = work_activity_record(
+            annotator_id=annotator.pk,
+            now=now,
+            kind=kind,
+            project_id=project_id,
+            sensitive=sensitive,
+            tz=tz,
+            policies=policies,
+        )
+    return standing_of(state, now=now, tz=tz, policies=policies)
+
+
+def break_take(*, annotator, now: datetime | None = None) -> Standing:
+    """A break the annotator chose: no task is served during it, and it can be ended early.
+    Its paid length is at most FAIRLABEL_BREAK_MINUTES."""
+    from accounts.models import Profile
+
+    now = now or timezone.now()
+    profile = Profile.objects.filter(user_id=annotator.pk).only("timezone").first()
+    tz = annotator_tz(profile)
+    policies = policy_values()
+    with transaction.atomic():
+        state = _state_locked(annotator.pk)
+        if state.break_until is not None and state.break_until > now:
+            raise DomainError(
+                "already_on_break",
+                "You are already on a break.",
+                status=409,
+                until=state.break_until,
+            )
+        if state.day != local_day(now, tz):
+            _count_day_and_week(state, now=now, credit=ZERO, tz=tz)
+        _break_open(
+            state,
+            annotator_id=annotator.pk,
+            kind=Break.Kind.VOLUNTARY,
+            now=now,
+            length=minutes(policies["FAIRLABEL_BREAK_MINUTES"]),
+        )
+        if state.last_beat_at is None:
+            state.last_beat_at = now
+        state.save()
+    return standing_of(state, now=now, tz=tz, policies=policies)
+
+
+def break_end(*, annotator, now: datetime | None = None) -> Standing:
+    """End a voluntary break early; a break the rules made due runs its full length."""
+    from accounts.models import Profile
+
+    now = now or timezone.now()
+    profile = Profile.objects.filter(user_id=annotator.pk).only("timezone").first()
+    tz = annotator_tz(profile)
+    policies = policy_values()
+    with transaction.atomic():
+        state = _state_locked(annotator.pk)
+        if state.break_until is None or state.break_until <= now:
+            raise DomainError("no_break", "You are not on a break.", status=409)
+        if state.break_kind != Break.Kind.VOLUNTARY:
+            raise DomainError(
+                "break_due",
+                "This break is due by the rules and cannot be ended early.",
+                status=409,
+                until=state.break_until,
+            )
+        current = (
+            Break.objects.select_for_update()
+            .filter(annotator_id=annotator.pk, started_at=state.break_started_at)
+            .first()
+        )
+        taken = seconds_of(now - state.break_started_at)
+        if current is not None:
+            state.day_break_seconds -= current.paid_seconds - taken
+            current.ended_at, current.paid_seconds = now, taken
+            current.save(update_fields=["ended_at", "paid_seconds"])
+        state.break_until = now
+        state.save()
+    return standing_of(state, now=now, tz=tz, policies=policies)
+
+
+def work_standing(*, annotator, now: datetime | None = None) -> Standing:
+    from accounts.models import Profile
+
+    now = now or timezone.now()
+    profile = Profile.objects.filter(user_id=annotator.pk).only("timezone").first()
+    state = WorkState.objects.filter(annotator_id=annotator.pk).first()
+    return standing_of(state, now=now, tz=annotator_tz(profile), policies=policy_values())
+
+
+def work_sessions_close(*, now: datetime | None = None) -> int:
+    """Close every open session with no sign of work for FAIRLABEL_SESSION_TIMEOUT_MINUTES,
+    at its last sign. Safe to run twice or concurrently."""
+    now = now or timezone.now()
+    cutoff = now - minutes(policy_values()["FAIRLABEL_SESSION_TIMEOUT_MINUTES"])
+    closed = 0
+    stale = WorkState.objects.filter(session__isnull=False, last_beat_at__lt=cutoff).values_list(
+        "annotator_id", flat=True
+    )
+    for annotator_id in list(stale[:5000]):
+        with transaction.atomic():
+            state = (
+                WorkState.objects.select_for_update(skip_locked=True)
+                .filter(annotator_id=annotator_id, session__isnull=False, last_beat_at__lt=cutoff)
+                .first()
+            )
+            if state is None:
+                continue
+            WorkSession.objects.filter(pk=state.session_id, ended_at__isnull=True).update(
+                ended_at=state.last_beat_at
+            )
+            state.session, state.span = None, None
+            state.save(update_fields=["session", "span"])
+            closed += 1
+    return closed
+
+
+def work_days_rebuild(*, annotator_ids: list[int], first: date, last: date) -> int:
+    """Rebuild the daily roll-up of these annotators for local days first..last from the raw
+    records (spans split at local midnights, breaks, annotations). Idempotent."""
+    from accounts.models import Profile
+    from labeling.models import Annotation
+
+    zones = dict(
+        Profile.objects.filter(user_id__in=annotator_ids).values_list("user_id", "timezone")
+    )
+    written = 0
+    for annotator_id in annotator_ids:
+        tz = annotator_tz(_Zone(zones.get(annotator_id)))
+        start, end = day_start(first, tz), day_start(last + timedelta(days=1), tz)
+        days: dict[date, dict] = defaultdict(
+            lambda: {
+                "active_seconds": ZERO,
+                "instruction_seconds": ZERO,
+                "break_seconds": ZERO,
+                "tasks_done": 0,
+                "first_at": None,
+                "last_at": None,
+            }
+        )
+        spans = WorkSpan.objects.filter(
+            annotator_id=annotator_id, ended_at__gte=start, started_at__lt=end
+        )
+        for span in spans:
+            field = (
+                "instruction_seconds"
+                if span.kind == WorkSpan.Kind.INSTRUCTIONS
+                else "active_seconds"
+            )
+            for day, share, a, b in _split(span.started_at, span.ended_at, span.seconds, tz):
+                if first <= day <= last:
+                    row = days[day]
+                    row[field] += share
+                    row["first_at"] = min(filter(None, [row["first_at"], a]))
+                    row["last_at"] = max(filter(None, [row["last_at"], b]))
+        for taken in Break.objects.filter(
+            annotator_id=annotator_id, ends_at__gte=start, started_at__lt=end
+        ):
+            paid_end = taken.started_at + _as_delta(taken.paid_seconds)
+            for day, share, _a, _b in _split(taken.started_at, paid_end, taken.paid_seconds, tz):
+                if first <= day <= last:
+                    days[day]["break_seconds"] += share
+        for created in Annotation.objects.filter(
+            annotator_id=annotator_id, created_at__gte=start, created_at__lt=end
+        ).values_list("created_at", flat=True):
+            days[local_day(created, tz)]["tasks_done"] += 1
+        with transaction.atomic():
+            WorkDay.objects.filter(
+                annotator_id=annotator_id, day__gte=first, day__lte=last
+            ).delete()
+            WorkDay.objects.bulk_create(
+                [
+                    WorkDay(annotator_id=annotator_id, day=day, **row)
+                    for day, row in sorted(days.items())
+                ]
+            )
+        written += len(days)
+    return written
+
+
+class _Zone:
+    def __init__(self, name: str | None) -> None:
+        self.timezone = name
+
+
+def _as_delta(seconds: Decimal) -> timedelta:
+    return timedelta(microseconds=int(seconds * 1_000_000))
+
+
+def _split(a: datetime, b: datetime, seconds: Decimal, tz: tzinfo):
+    """Share `seconds` spent between a and b over the local days they cover, in proportion."""
+    total = b - a
+    if total <= timedelta(0):
+        yield local_day(a, tz), seconds, a, b
+        return
+    day = local_day(a, tz)
+    cursor = a
+    given = ZERO
+    while cursor < b:
+        boundary = min(day_start(day + timedelta(days=1), tz), b)
+        if boundary >= b:
+            yield day, seconds - given, cursor, b
+            return
+        share = (seconds * seconds_of(boundary - cursor) / seconds_of(total)).quantize(
+            Decimal("0.001")
+        )
+        given += share
+        yield day, share, cursor, boundary
+        cursor, day = boundary, day + timedelta(days=1)
+
+
+def work_days_roll_up(*, now: datetime | None = None) -> int:
+    """The beat job: rebuild yesterday and today of everyone who worked in the last two days."""
+    now = now or timezone.now()
+    recent = list(
+        WorkState.objects.filter(last_beat_at__gte=now - timedelta(days=2)).values_list(
+            "annotator_id", flat=True
+        )
+    )
+    today = now.date()
+    return work_days_rebuild(
+        annotator_ids=recent, first=today - timedelta(days=2), last=today + timedelta(days=1)
+    )
