@@ -11,7 +11,9 @@ workers on 127.0.0.1, and measures:
   - one client: p50/p95 latency of next and of submit at each size (after a warm-up);
   - 32 clients (threads, each its own annotator and keep-alive connection) on the largest
     overlap-1 project: next+submit cycles per second for a fixed time;
-then checks that no slot was handed out twice. Results are printed, not asserted.
+then the largest project again with the rules off (labeling's own gate only, no hooks) beside
+the default settings (every gate and hook of the working-time rules on), and checks that no
+slot was handed out twice. Results are printed, not asserted.
 """
 
 from __future__ import annotations
@@ -166,13 +168,21 @@ class Client:
         return status, next_ms, code, submit_ms
 
 
-def start_gunicorn(port: int, workers: int) -> subprocess.Popen:
+# The dispatcher with labeling's own gate only and no hooks: the figure before the rules.
+GATES_OFF = {
+    "FAIRLABEL_DISPATCH_GATES": "labeling.policies.project_open_gate",
+    "FAIRLABEL_ASSIGNMENT_HOOKS": ",",
+}
+
+
+def start_gunicorn(port: int, workers: int, extra_env: dict | None = None) -> subprocess.Popen:
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "fairlabel.settings.base",
         "DEBUG": "0",
         "DATABASE_URL": DATABASE_URL,
         "ALLOWED_HOSTS": HOST,
+        **(extra_env or {}),
     }
     env.pop("REDIS_URL", None)
     server = subprocess.Popen(
@@ -421,6 +431,7 @@ def main() -> None:
         flush=True,
     )
     tokens = make_annotators(len(sizes) + 1 + args.clients)
+    off_tokens = make_annotators(1 + args.clients)
     before = counted_annotations([p.pk for p in projects.values()])
     connection.close()
 
@@ -445,6 +456,17 @@ def main() -> None:
         )
         created += page["created"]
         bare = calibrate(args.port, tokens[len(sizes) + 1 :], min(args.seconds, 5))
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    # The same largest project with the rules off: what the working-time gate and hooks cost.
+    server = start_gunicorn(args.port, args.workers, GATES_OFF)
+    try:
+        target = projects[(1, max(sizes))]
+        off = one_client(args.port, off_tokens[0], target.pk, args.cycles, args.warmup)
+        created += off["created"]
+        off_burst = many_clients(args.port, off_tokens[1:], target.pk, args.seconds)
+        created += off_burst["created"]
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -475,6 +497,14 @@ def main() -> None:
         f"a cycle): {page['per_second']:.0f} cycles/s ({page['cycles']} cycles; p50 "
         f"{page['next_p50']:.1f}ms p95 {page['next_p95']:.1f}ms)"
         + (f"; errors: {page['errors']}" if page["errors"] else "")
+    )
+    gated = rows[len(sizes) - 1][1]
+    print(
+        f"\nrules on (working-time gate and hooks) / off, {max(sizes):,} tasks, 1 client: "
+        f"next p95 {gated['next_p95']:.2f}ms / {off['next_p95']:.2f}ms, "
+        f"submit p95 {gated['submit_p95']:.2f}ms / {off['submit_p95']:.2f}ms; "
+        f"{args.clients} clients: {burst['per_second']:.0f} / {off_burst['per_second']:.0f} "
+        "cycles/s"
     )
     print(
         f"for scale, now: GET /api/me/ with {args.clients} clients serves {bare:.0f} "

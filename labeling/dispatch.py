@@ -103,7 +103,9 @@ def assignment_next(
             task_categories(task=held.task, project=project)
         ):
             return held
-        assignment_release(assignment_id=held.pk, refusal=restriction.refusal or _EXPIRED, now=now)
+        expired = held.expires_at <= now
+        reason = _EXPIRED if expired else (restriction.refusal or _RESTRICTED)
+        assignment_release(assignment_id=held.pk, refusal=reason, now=now)
     for _attempt in range(3):
         try:
             with transaction.atomic():

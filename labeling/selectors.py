@@ -76,7 +76,9 @@ def project_rate(project: Project) -> str:
 
 
 def project_annotators(project: Project) -> list[dict[str, Any]]:
-    """Per pseudonym: annotations, skipped, median-free summary. Owners never see names."""
+    """Per pseudonym: tasks submitted, skipped, expired, and active time on this project (from
+    heartbeats, every assignment counted: reading and skipping a task is work). Owners never
+    see names, nor anything finer than these totals."""
     rows = list(
         Assignment.objects.filter(project=project)
         .values("annotator_id")
@@ -84,27 +86,25 @@ def project_annotators(project: Project) -> list[dict[str, Any]]:
             submitted=Count("id", filter=Q(status=Assignment.Status.SUBMITTED)),
             skipped=Count("id", filter=Q(status=Assignment.Status.SKIPPED)),
             expired=Count("id", filter=Q(status=Assignment.Status.EXPIRED)),
+            active=Sum("active_seconds"),
         )
-        .order_by("-submitted")
-    )
-    seconds = dict(
-        Annotation.objects.filter(project=project)
-        .values("annotator_id")
-        .annotate(total=Sum("seconds"))
-        .values_list("annotator_id", "total")
+        .order_by("-submitted", "annotator_id")
     )
     names = pseudonyms_for([row["annotator_id"] for row in rows])
-    return [
-        {
-            "pseudonym": names[row["annotator_id"]],
-            "submitted": row["submitted"],
-            "skipped": row["skipped"],
-            "expired": row["expired"],
-            # Active time (from heartbeats), to the millisecond as stored.
-            "seconds": str(Decimal(seconds.get(row["annotator_id"]) or 0).quantize(MILLIS)),
-        }
-        for row in rows
-    ]
+    result = []
+    for row in rows:
+        seconds = Decimal(row["active"] or 0).quantize(MILLIS)
+        result.append(
+            {
+                "pseudonym": names[row["annotator_id"]],
+                "submitted": row["submitted"],
+                "skipped": row["skipped"],
+                "expired": row["expired"],
+                "seconds": str(seconds),
+                "hours": str((seconds / 3600).quantize(Decimal("0.01"))),
+            }
+        )
+    return result
 
 
 def task_annotations(task: Task) -> list[dict[str, Any]]:

@@ -193,7 +193,8 @@ def heartbeat_record(
     kind: str = WorkSpan.Kind.TASK,
 ) -> Standing:
     """POST /api/heartbeat/: the page is open and used. Counts the time on the held task (and
-    keeps it alive), then the annotator's working time; returns the standing."""
+    keeps it alive), or on a project's instructions, then the annotator's working time; returns
+    the standing."""
     from accounts.models import Profile
     from labeling.dispatch import assignment_touch
 
@@ -204,8 +205,11 @@ def heartbeat_record(
     sensitive = False
     if kind == WorkSpan.Kind.TASK:
         held = assignment_touch(annotator=annotator, assignment_id=assignment_id, now=now)
-        if held is not None:
-            project_id, sensitive = held.project_id, bool(held.task.is_sensitive)
+        if held is None:
+            # No task in hand (refused, on a break, between projects): nothing is being
+            # labeled, so nothing is counted; a page left open cannot push a rest period on.
+            return work_standing(annotator=annotator, now=now)
+        project_id, sensitive = held.project_id, bool(held.task.is_sensitive)
     with transaction.atomic():
         state = work_activity_record(
             annotator_id=annotator.pk,

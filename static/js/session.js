@@ -64,6 +64,8 @@
   async function beat(force = false) {
     const active = Date.now() - lastInput < ACTIVE_MS;
     if (!force && (document.visibilityState !== "visible" || !active)) return;
+    // Only while labeling or reading the instructions: a page left on a refusal counts nothing.
+    if (!force && !reading && !assignment) return;
     const body = reading
       ? { kind: "instructions", project: cfg.project }
       : { kind: "task", project: cfg.project, assignment };

@@ -313,9 +313,9 @@ def test_sessions_close_at_their_last_heartbeat(annotator, project):
 
 
 def test_a_silence_longer_than_the_timeout_opens_a_new_session_without_celery(annotator, project):
-    beat(annotator, T0)
-    beat(annotator, T0 + s(30))
-    beat(annotator, T0 + timedelta(minutes=7))
+    held = next_at(annotator, project, T0)
+    beat(annotator, T0 + s(30), assignment_id=held.pk)
+    beat(annotator, T0 + timedelta(minutes=7), kind=WorkSpan.Kind.INSTRUCTIONS)
     assert list(WorkSession.objects.order_by("pk").values_list("started_at", "ended_at")) == [
         (T0, T0 + s(30)),
         (T0 + timedelta(minutes=7), None),
@@ -406,3 +406,16 @@ def test_the_rules_page_shows_an_annotators_standing(client, annotator, project)
         page = client.get("/rules/").content.decode()
     assert 'data-testid="standing-daily-limit"' in page
     assert "0 h 03 min" in page
+
+
+def test_a_page_left_open_without_a_task_counts_nothing(settings, annotator, project):
+    """During a rest or a limit the page holds no task: its heartbeats must not count as work
+    (they would push the rest period on)."""
+    settings.FAIRLABEL_DAILY_HOURS = Decimal("0.5")
+    settings.FAIRLABEL_BREAK_AFTER_MINUTES = Decimal("1000")
+    last = work(annotator, project, T0, 30)
+    refusal = refused_at(annotator, project, last)
+    for n in range(1, 20):
+        standing = beat(annotator, last + s(30 * n))
+    assert standing.today_seconds == 30 * 60
+    assert refused_at(annotator, project, last + s(600)).until == refusal.until
