@@ -195,14 +195,22 @@ def assignment_release(*, assignment_id: int, refusal: Refusal, now: datetime) -
 
 
 def assignment_touch(
-    *, annotator, assignment_id: int | None, now: datetime | None = None
+    *,
+    annotator,
+    assignment_id: int | None,
+    now: datetime | None = None,
+    policies: dict | None = None,
 ) -> Assignment | None:
     """A heartbeat on a held task: count the active time since the last sign of life (unless
-    idle) and keep the assignment alive. Returns the open assignment, or None."""
+    idle) and keep the assignment alive. Returns the open assignment (with `task_sensitive`),
+    or None. Joins the caller's transaction."""
     now = now or timezone.now()
-    with transaction.atomic():
-        query = Assignment.objects.select_for_update(of=("self",)).filter(
-            annotator=annotator, status=Assignment.Status.OPEN
+    policies = policies if policies is not None else policy_values()
+    with transaction.atomic(savepoint=False):
+        query = (
+            Assignment.objects.select_for_update(of=("self",))
+            .filter(annotator=annotator, status=Assignment.Status.OPEN)
+            .annotate(task_sensitive=F("task__is_sensitive"))
         )
         if assignment_id is not None:
             query = query.filter(pk=assignment_id)
@@ -211,10 +219,14 @@ def assignment_touch(
         assignment = query.first()
         if assignment is None:
             return None
-        assignment.active_seconds = _active_after(assignment, now, policy_values())
+        assignment.active_seconds = _active_after(assignment, now, policies)
         assignment.last_active_at = max(now, assignment.last_active_at or now)
         assignment.expires_at = max(assignment.expires_at, now + assignment_lifetime())
-        assignment.save(update_fields=["active_seconds", "last_active_at", "expires_at"])
+        Assignment.objects.filter(pk=assignment.pk).update(
+            active_seconds=assignment.active_seconds,
+            last_active_at=assignment.last_active_at,
+            expires_at=assignment.expires_at,
+        )
     return assignment
 
 

@@ -138,7 +138,7 @@ class DispatchContext:
 
     @property
     def tz(self) -> tzinfo:
-        return self.memo("accounts.tz", lambda: annotator_tz(self.profile))
+        return self.memo("accounts.tz", lambda: user_tz(self.annotator))
 
     def memo(self, key: str, compute: Callable[[], Any]) -> Any:
         if key not in self._memo:
@@ -146,11 +146,29 @@ class DispatchContext:
         return self._memo[key]
 
 
+def user_tz(user) -> tzinfo:
+    """The user's time zone: learnt with the token (one query fewer), else from its profile,
+    then kept on the user object for the rest of the request."""
+    name = getattr(user, "_fairlabel_tz", None)
+    if name is None:
+        from accounts.models import Profile
+
+        name = (
+            Profile.objects.filter(user_id=user.pk).values_list("timezone", flat=True).first()
+            or "UTC"
+        )
+        user._fairlabel_tz = name
+    return tz_named(name)
+
+
 def annotator_tz(profile) -> tzinfo:
     """The annotator's time zone, where its days start; UTC when unknown."""
-    name = getattr(profile, "timezone", None) or "UTC"
+    return tz_named(getattr(profile, "timezone", None))
+
+
+def tz_named(name: str | None) -> tzinfo:
     try:
-        return ZoneInfo(name)
+        return ZoneInfo(name or "UTC")
     except (ZoneInfoNotFoundError, ValueError):
         return ZoneInfo("UTC")
 

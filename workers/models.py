@@ -10,7 +10,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-ZERO = Decimal("0")
+ZERO = Decimal("0.000")
 
 
 def _seconds(**kwargs) -> models.DecimalField:

@@ -14,10 +14,10 @@ from decimal import Decimal
 
 from django.utils.translation import gettext as _
 
-from labeling.policies import DispatchContext, Refusal, RuleDoc, annotator_tz
+from labeling.policies import DispatchContext, Refusal, RuleDoc, user_tz
 from workers.models import WorkState
 
-ZERO = Decimal("0")
+ZERO = Decimal("0.000")
 
 
 def minutes(value) -> timedelta:
@@ -208,20 +208,26 @@ class WorkingTimeHooks:
 
     @staticmethod
     def served(*, assignment, context: DispatchContext, now: datetime) -> None:
-        _activity_of(assignment, context, now)
+        _activity_of(assignment, context, now, event="served")
 
     @staticmethod
     def submitted(*, assignment, annotation, context: DispatchContext, now: datetime) -> None:
-        _activity_of(assignment, context, now)
+        _activity_of(assignment, context, now, event="submitted")
 
     @staticmethod
     def skipped(*, assignment, context: DispatchContext, now: datetime) -> None:
-        _activity_of(assignment, context, now)
+        _activity_of(assignment, context, now, event="skipped")
 
 
-def _activity_of(assignment, context: DispatchContext, now: datetime) -> None:
+def _activity_of(assignment, context: DispatchContext, now: datetime, *, event: str) -> None:
     from workers.services import work_activity_record
 
+    annotator = context.annotator
+    recorded = getattr(annotator, "_fairlabel_activity_at", None)
+    if event == "served" and recorded is not None and abs(now - recorded) < timedelta(seconds=2):
+        # The next task served in the same request as a submit or skip (the page's flow): that
+        # sign of work was just recorded, and the next one counts the time in between.
+        return
     work_activity_record(
         annotator_id=assignment.annotator_id,
         now=now,
@@ -231,6 +237,7 @@ def _activity_of(assignment, context: DispatchContext, now: datetime) -> None:
         tz=context.tz,
         policies=context.policies,
     )
+    annotator._fairlabel_activity_at = now
 
 
 # --- the rules page ---------------------------------------------------------------------------
@@ -247,11 +254,8 @@ def working_time_rules(*, user, now: datetime, policies: dict) -> list[RuleDoc]:
     from accounts.roles import Role, role_of
 
     if user is not None and user.is_authenticated and role_of(user) == Role.ANNOTATOR:
-        from accounts.models import Profile
-
-        profile = Profile.objects.filter(user_id=user.pk).first()
         state = WorkState.objects.filter(annotator_id=user.pk).first()
-        standing = standing_of(state, now=now, tz=annotator_tz(profile), policies=p)
+        standing = standing_of(state, now=now, tz=user_tz(user), policies=p)
 
     def you(text: str) -> str:
         return text if standing is not None else ""

@@ -11,7 +11,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from fairlabel.errors import DomainError
-from labeling.policies import annotator_tz, policy_values
+from labeling.policies import policy_values, tz_named, user_tz
 from workers.models import Break, WorkDay, WorkSession, WorkSpan, WorkState
 from workers.policies import (
     ZERO,
@@ -195,22 +195,23 @@ def heartbeat_record(
     """POST /api/heartbeat/: the page is open and used. Counts the time on the held task (and
     keeps it alive), or on a project's instructions, then the annotator's working time; returns
     the standing."""
-    from accounts.models import Profile
     from labeling.dispatch import assignment_touch
 
     now = now or timezone.now()
-    profile = Profile.objects.filter(user_id=annotator.pk).only("timezone").first()
-    tz = annotator_tz(profile)
+    tz = user_tz(annotator)
     policies = policy_values()
-    sensitive = False
-    if kind == WorkSpan.Kind.TASK:
-        held = assignment_touch(annotator=annotator, assignment_id=assignment_id, now=now)
-        if held is None:
-            # No task in hand (refused, on a break, between projects): nothing is being
-            # labeled, so nothing is counted; a page left open cannot push a rest period on.
-            return work_standing(annotator=annotator, now=now)
-        project_id, sensitive = held.project_id, bool(held.task.is_sensitive)
     with transaction.atomic():
+        sensitive = False
+        if kind == WorkSpan.Kind.TASK:
+            held = assignment_touch(
+                annotator=annotator, assignment_id=assignment_id, now=now, policies=policies
+            )
+            if held is None:
+                # No task in hand (refused, on a break, between projects): nothing is being
+                # labeled, so nothing is counted; a page left open cannot push a rest on.
+                state = WorkState.objects.filter(annotator_id=annotator.pk).first()
+                return standing_of(state, now=now, tz=tz, policies=policies)
+            project_id, sensitive = held.project_id, bool(held.task_sensitive)
         state = work_activity_record(
             annotator_id=annotator.pk,
             now=now,
@@ -226,11 +227,9 @@ def heartbeat_record(
 def break_take(*, annotator, now: datetime | None = None) -> Standing:
     """A break the annotator chose: no task is served during it, and it can be ended early.
     Its paid length is at most FAIRLABEL_BREAK_MINUTES."""
-    from accounts.models import Profile
 
     now = now or timezone.now()
-    profile = Profile.objects.filter(user_id=annotator.pk).only("timezone").first()
-    tz = annotator_tz(profile)
+    tz = user_tz(annotator)
     policies = policy_values()
     with transaction.atomic():
         state = _state_locked(annotator.pk)
@@ -258,11 +257,9 @@ def break_take(*, annotator, now: datetime | None = None) -> Standing:
 
 def break_end(*, annotator, now: datetime | None = None) -> Standing:
     """End a voluntary break early; a break the rules made due runs its full length."""
-    from accounts.models import Profile
 
     now = now or timezone.now()
-    profile = Profile.objects.filter(user_id=annotator.pk).only("timezone").first()
-    tz = annotator_tz(profile)
+    tz = user_tz(annotator)
     policies = policy_values()
     with transaction.atomic():
         state = _state_locked(annotator.pk)
@@ -291,12 +288,10 @@ def break_end(*, annotator, now: datetime | None = None) -> Standing:
 
 
 def work_standing(*, annotator, now: datetime | None = None) -> Standing:
-    from accounts.models import Profile
 
     now = now or timezone.now()
-    profile = Profile.objects.filter(user_id=annotator.pk).only("timezone").first()
     state = WorkState.objects.filter(annotator_id=annotator.pk).first()
-    return standing_of(state, now=now, tz=annotator_tz(profile), policies=policy_values())
+    return standing_of(state, now=now, tz=user_tz(annotator), policies=policy_values())
 
 
 def work_sessions_close(*, now: datetime | None = None) -> int:
@@ -337,7 +332,7 @@ def work_days_rebuild(*, annotator_ids: list[int], first: date, last: date) -> i
     )
     written = 0
     for annotator_id in annotator_ids:
-        tz = annotator_tz(_Zone(zones.get(annotator_id)))
+        tz = tz_named(zones.get(annotator_id))
         start, end = day_start(first, tz), day_start(last + timedelta(days=1), tz)
         days: dict[date, dict] = defaultdict(
             lambda: {
@@ -387,11 +382,6 @@ def work_days_rebuild(*, annotator_ids: list[int], first: date, last: date) -> i
             )
         written += len(days)
     return written
-
-
-class _Zone:
-    def __init__(self, name: str | None) -> None:
-        self.timezone = name
 
 
 def _as_delta(seconds: Decimal) -> timedelta:

@@ -416,7 +416,7 @@
       rule ? el("p", {}, el("a", { href: rule, text: T.rule })) : null,
       el("p", {}, retry, " ", resumeNow, resumeNow ? " " : null, el("a", { href: cfg.urls.home, text: T.back }))));
     setBusy(false);
-    say(until ? `${detail} ${T.until} ${formatTime(until)}` : detail, "error");
+    say(until ? `${detail} ${T.until} ${formatTime(until)}` : detail, code === "break" ? "info" : "error");
     if (until) {
       // A calm countdown; the page asks again by itself when the time has come.
       const end = new Date(until).getTime();

@@ -419,3 +419,16 @@ def test_a_page_left_open_without_a_task_counts_nothing(settings, annotator, pro
         standing = beat(annotator, last + s(30 * n))
     assert standing.today_seconds == 30 * 60
     assert refused_at(annotator, project, last + s(600)).until == refusal.until
+
+
+def test_a_heartbeat_costs_a_fixed_number_of_queries(
+    client_for, annotator, project, django_assert_max_num_queries
+):
+    client = client_for(annotator)
+    body = client.post(f"/api/projects/{project.pk}/next/").json()
+    for _ in range(3):
+        # auth + role, profile, policies; the held assignment locked and updated; the working
+        # state locked, its span and itself updated (+ savepoint pair in the test transaction).
+        with django_assert_max_num_queries(10):
+            response = client.post("/api/heartbeat/", {"assignment": body["assignment"]})
+        assert response.status_code == 200
