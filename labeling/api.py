@@ -355,3 +355,31 @@ class SkipApi(APIView):
             project=assignment.project,
         )
         return Response(body)
+
+
+class FlagIn(serializers.Serializer):
+    category = serializers.ChoiceField(choices=Category.choices)
+
+
+class FlagApi(APIView):
+    """Flag the task of your assignment as disturbing (`{"category"}`): from now on the task
+    carries that category for everyone, with its protections."""
+
+    permission_classes = [HasRole(Role.ANNOTATOR)]
+
+    @extend_schema(
+        request=FlagIn,
+        responses=inline_serializer(
+            "FlagOut",
+            {"assignment": serializers.IntegerField(), "categories": serializers.ListField()},
+        ),
+    )
+    def post(self, request, assignment_id: int):
+        data = FlagIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        categories = services.task_flag(
+            annotator=request.user,
+            assignment_id=assignment_id,
+            category=data.validated_data["category"],
+        )
+        return Response({"assignment": assignment_id, "categories": categories})

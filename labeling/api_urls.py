@@ -22,6 +22,7 @@ urlpatterns = [
     path("projects/<int:project_id>/next/", api.NextTaskApi.as_view(), name="next"),
     path("assignments/<int:assignment_id>/submit/", api.SubmitApi.as_view(), name="submit"),
     path("assignments/<int:assignment_id>/skip/", api.SkipApi.as_view(), name="skip"),
+    path("assignments/<int:assignment_id>/flag/", api.FlagApi.as_view(), name="flag"),
 ]
 
 # Import and export endpoints live with their packages.

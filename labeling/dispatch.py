@@ -202,15 +202,20 @@ def assignment_touch(
     policies: dict | None = None,
 ) -> Assignment | None:
     """A heartbeat on a held task: count the active time since the last sign of life (unless
-    idle) and keep the assignment alive. Returns the open assignment (with `task_sensitive`),
-    or None. Joins the caller's transaction."""
+    idle) and keep the assignment alive. Returns the open assignment (annotated with its task's
+    `task_sensitive`, `task_categories` and `project_categories`), or None. Joins the caller's
+    transaction."""
     now = now or timezone.now()
     policies = policies if policies is not None else policy_values()
     with transaction.atomic(savepoint=False):
         query = (
             Assignment.objects.select_for_update(of=("self",))
             .filter(annotator=annotator, status=Assignment.Status.OPEN)
-            .annotate(task_sensitive=F("task__is_sensitive"))
+            .annotate(
+                task_sensitive=F("task__is_sensitive"),
+                task_categories=F("task__categories"),
+                project_categories=F("project__content_categories"),
+            )
         )
         if assignment_id is not None:
             query = query.filter(pk=assignment_id)

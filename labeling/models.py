@@ -321,3 +321,25 @@ class PolicyChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}: {self.old_value} -> {self.new_value}"
+
+
+class TaskFlag(models.Model):
+    """An annotator flagged a task as disturbing: from then on the task carries the category
+    for everyone. Owners see flags (by pseudonym)."""
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="flags")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="flags")
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    category = models.CharField(max_length=32, choices=Category.choices)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["task", "annotator", "category"], name="task_flag_once")
+        ]
+        indexes = [models.Index(fields=["project", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"flag {self.category} on {self.task_id}"

@@ -103,11 +103,13 @@ class Restriction:
 
 
 def _later(a: Refusal | None, b: Refusal | None) -> Refusal | None:
-    """Of two refusals, the one that lasts longer: nothing is served before both have passed."""
+    """Of two refusals, the one that says when tasks come back, and of those the later: nothing
+    is served before both have passed. A refusal without `until` (consent, say) waits on the
+    annotator's own action, so the timed one is the news."""
     if a is None or b is None:
         return a or b
     if a.until is None or b.until is None:
-        return a if a.until is None else b
+        return b if a.until is None and b.until is not None else a
     return a if a.until >= b.until else b
 
 

@@ -242,3 +242,42 @@ def policy_set(*, name: str, value: str | None, changed_by, now=None) -> None:
             changed_by=changed_by,
             changed_at=now or timezone.now(),
         )
+
+
+def task_flag(*, annotator, assignment_id: int, category: str, now=None):
+    """The annotator flags the task of one of its assignments as disturbing: from now on the task
+    carries that category for everyone (its own categories become the effective ones plus this
+    one). Flagging twice changes nothing."""
+    from django.utils import timezone
+
+    from labeling.dispatch import task_categories
+    from labeling.models import Assignment, Category, Task, TaskFlag
+
+    if category not in Category.values:
+        raise DomainError(
+            "invalid_category",
+            f"Unknown category. Known: {', '.join(Category.values)}.",
+            field="category",
+        )
+    now = now or timezone.now()
+    with transaction.atomic():
+        assignment = (
+            Assignment.objects.filter(pk=assignment_id, annotator=annotator)
+            .select_related("project")
+            .first()
+        )
+        if assignment is None:
+            raise DomainError("not_found", "No such assignment of yours.", status=404)
+        task = Task.objects.select_for_update(of=("self",), no_key=True).get(pk=assignment.task_id)
+        categories = sorted(
+            set(task_categories(task=task, project=assignment.project)) | {category}
+        )
+        if task.categories != categories or not task.is_sensitive:
+            Task.objects.filter(pk=task.pk).update(categories=categories, is_sensitive=True)
+        TaskFlag.objects.get_or_create(
+            task=task,
+            annotator=annotator,
+            category=category,
+            defaults={"project_id": assignment.project_id, "created_at": now},
+        )
+    return categories

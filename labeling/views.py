@@ -213,7 +213,10 @@ def label(request, project_id: int):
             "heartbeat": reverse("api:heartbeat"),
             "breaks": reverse("api:breaks"),
             "breakEnd": reverse("api:break-end"),
+            "consent": reverse("api:consent", args=[project.pk]),
+            "flag": reverse("api:flag", args=[0]).replace("/0/", "/{id}/"),
         },
+        "projectCategories": project.content_categories,
         "today": today,
         # Before the first task of a project, its instructions are read first (time counted).
         "readingInstructions": bool(project.instructions.strip())
@@ -286,6 +289,27 @@ def label(request, project_id: int):
             "resumeNow": _("Resume now"),
             "readFirst": _("Read the instructions above first; the time you spend on them counts."),
             "start": _("Start labeling"),
+            "consentTitle": _("Before you start: what this project may show"),
+            "consentIntro": _(
+                "Some tasks of this project may hold disturbing content. Choose the kinds you "
+                "agree to see; tasks with the others are not given to you."
+            ),
+            "consentLegend": _("I agree to see"),
+            "consentProtections": _(
+                "Sensitive images stay blurred and grey, and sensitive text hidden, until you "
+                "choose to see them. You can skip any task with no penalty. Your time with "
+                "sensitive content is limited each day."
+            ),
+            "consentStop": _(
+                "You can stop at any time: take a recovery break, stop sensitive work for the "
+                "day, or withdraw this consent. Stopping changes no pay owed."
+            ),
+            "consentAgree": _("Agree to the checked kinds and continue"),
+            "consentNone": _("Continue without sensitive content"),
+            "consentSaved": _("Your choice is saved."),
+            "support": _("Support:"),
+            "stoppedSensitive": _("No more sensitive tasks for you today."),
+            "flagged": _("Flagged: this task now carries the warning for everyone."),
         },
     }
     return render(
@@ -296,5 +320,7 @@ def label(request, project_id: int):
             "instructions_html": render_markdown(project.instructions),
             "today": today,
             "config": config,
+            "categories": Category.choices,
+            "support": settings.FAIRLABEL_SUPPORT_CONTACT,
         },
     )

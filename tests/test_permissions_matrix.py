@@ -83,7 +83,7 @@ class Bug:
 # {img_draft_url} a zip-imported image of a published / a draft image project of `owner`.
 # Bodies (see BODIES): "project" a valid new project, "patch" a new title, "jsonl" a multipart
 # file of tasks, "export" {"format": "json"}, "result" a valid result, "credentials" the actor's
-# own username and password (anonymous: a wrong one).
+# own username and password (anonymous: a wrong one), "consent" a list of categories, "flag" one.
 _ = None
 # fmt: off
 MATRIX: list[tuple] = [
@@ -126,6 +126,10 @@ MATRIX: list[tuple] = [
     ("api/heartbeat/",                                "POST",  "/api/heartbeat/",                     _,            401,       200,       200,       403,   403,        403,     403),  # noqa: E501
     ("api/heartbeat/",                                "GET",   "/api/heartbeat/",                     _,            401,       200,       200,       403,   403,        403,     403),  # noqa: E501
     ("api/breaks/",                                   "POST",  "/api/breaks/",                        _,            401,       201,       201,       403,   403,        403,     403),  # noqa: E501
+    ("api/projects/<int:project_id>/consent/",        "GET",   "/api/projects/{pub}/consent/",        _,            401,       200,       200,       403,   403,        403,     403),  # noqa: E501
+    ("api/projects/<int:project_id>/consent/",        "POST",  "/api/projects/{pub}/consent/",        "consent",    401,       200,       200,       403,   403,        403,     403),  # noqa: E501
+    ("api/projects/<int:project_id>/consent/",        "GET",   "/api/projects/{draft}/consent/",      _,            401,       404,       404,       403,   403,        403,     403),  # noqa: E501
+    ("api/assignments/<int:assignment_id>/flag/",     "POST",  "/api/assignments/{a_open}/flag/",     "flag",       401,       200,       404,       403,   403,        403,     403),  # noqa: E501
     ("api/breaks/end/",                               "POST",  "/api/breaks/end/",                    _,            401,       409,       409,       403,   403,        403,     403),  # noqa: E501
     # --- API: imports --------------------------------------------------------------------------
     ("api/projects/<int:project_id>/imports/",        "POST",  "/api/projects/{pub}/imports/",        "jsonl",      401,       403,       403,       202,   404,        403,     202),  # noqa: E501
@@ -365,6 +369,8 @@ BODIES: dict[str, Callable[[World, str, bool], dict]] = {
         {"data": {"format": "json"}, "format": "json"} if api else {"data": {"format": "json"}}
     ),
     "result": lambda w, a, api: {"data": {"result": {"label": "pos"}}, "format": "json"},
+    "consent": lambda w, a, api: {"data": {"categories": ["violence"]}, "format": "json"},
+    "flag": lambda w, a, api: {"data": {"category": "hate"}, "format": "json"},
 }
 
 

@@ -9,7 +9,9 @@ from rest_framework.views import APIView
 
 from accounts.permissions import HasRole
 from accounts.roles import Role
-from workers import services
+from labeling.models import Category
+from labeling.selectors import project_get
+from workers import selectors, services
 from workers.models import WorkSpan
 
 STANDING_OUT = inline_serializer(
@@ -57,11 +59,12 @@ class HeartbeatApi(APIView):
 
 
 class BreakIn(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=[("break", "break")], default="break")
+    kind = serializers.ChoiceField(choices=[(k, k) for k in services.BREAK_KINDS], default="break")
 
 
 class BreakApi(APIView):
-    """Take a paid break now (`{"kind": "break"}`): nothing is served during it."""
+    """Take a break now (`"break"`), a recovery break from sensitive work (`"recovery"`), or
+    stop sensitive work for today (`"stop_sensitive_today"`): effective at once."""
 
     permission_classes = [HasRole(Role.ANNOTATOR)]
 
@@ -70,8 +73,52 @@ class BreakApi(APIView):
         responses={201: STANDING_OUT, 409: OpenApiResponse(description="Already on a break.")},
     )
     def post(self, request):
-        BreakIn(data=request.data).is_valid(raise_exception=True)
-        return Response(services.break_take(annotator=request.user).as_dict(), status=201)
+        data = BreakIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        standing = services.break_take(annotator=request.user, kind=data.validated_data["kind"])
+        return Response(standing.as_dict(), status=201)
+
+
+class ConsentIn(serializers.Serializer):
+    categories = serializers.ListField(
+        child=serializers.ChoiceField(choices=Category.choices), allow_empty=True
+    )
+
+
+CONSENT_OUT = inline_serializer(
+    "Consent",
+    {
+        "project": serializers.IntegerField(),
+        "categories": serializers.ListField(
+            child=serializers.JSONField(), help_text="[{name, label, consented}]"
+        ),
+        "consented": serializers.ListField(child=serializers.CharField()),
+        "decided": serializers.BooleanField(),
+        "support": serializers.CharField(),
+    },
+)
+
+
+class ConsentApi(APIView):
+    """What a project's content may hold and what you agreed to see. POST the categories you
+    agree to (fewer than before: a withdrawal, at once, without penalty)."""
+
+    permission_classes = [HasRole(Role.ANNOTATOR)]
+
+    @extend_schema(responses=CONSENT_OUT)
+    def get(self, request, project_id: int):
+        project = project_get(user=request.user, project_id=project_id)
+        return Response(selectors.consent_of(annotator=request.user, project=project))
+
+    @extend_schema(request=ConsentIn, responses=CONSENT_OUT)
+    def post(self, request, project_id: int):
+        project = project_get(user=request.user, project_id=project_id)
+        data = ConsentIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.consent_set(
+            annotator=request.user, project=project, categories=data.validated_data["categories"]
+        )
+        return Response(selectors.consent_of(annotator=request.user, project=project))
 
 
 class BreakEndApi(APIView):

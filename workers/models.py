@@ -1,5 +1,5 @@
-"""Working time: sessions, activity spans, breaks, the live standing the gates read, and the
-daily roll-up. Consent and exposure arrive with the exposure issue."""
+"""Working time and exposure: sessions, activity spans, breaks, consent, the live standing the
+gates read, and the daily roll-up."""
 
 from __future__ import annotations
 
@@ -62,6 +62,8 @@ class WorkSpan(models.Model):
     # Active seconds in [started_at, ended_at]: the span's length minus idle gaps and breaks.
     seconds = _seconds()
     sensitive = models.BooleanField(default=False)
+    # The content categories of the task(s) worked on in this span (a span splits when they change).
+    categories = models.JSONField(default=list, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["annotator", "started_at"])]
@@ -84,6 +86,7 @@ class Break(models.Model):
         SENSITIVE = "sensitive", _("Break after sensitive work")
         LONG = "long", _("Long break of the day")
         VOLUNTARY = "voluntary", _("Break you chose to take")
+        RECOVERY = "recovery", _("Recovery break after sensitive content")
 
     annotator = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="breaks"
@@ -142,6 +145,14 @@ class WorkState(models.Model):
     # The Monday of the current week, in the annotator's time zone.
     week = models.DateField(null=True, blank=True)
     week_seconds = _seconds()
+    # Exposure, for the current day: sensitive time in total and per category ({name: seconds}).
+    day_sensitive_seconds = _seconds()
+    day_category_seconds = models.JSONField(default=dict, blank=True)
+    # Sensitive tasks served in a row, and the end of the cool-down once the run is long enough.
+    sensitive_streak = models.PositiveIntegerField(default=0)
+    cooldown_until = models.DateTimeField(null=True, blank=True)
+    # "No more sensitive work today": the local day it was chosen.
+    sensitive_stopped_day = models.DateField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"work state of {self.annotator_id}"
@@ -172,3 +183,43 @@ class WorkDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.annotator_id} {self.day}"
+
+
+class Consent(models.Model):
+    """The categories of a project's content an annotator agreed to see. Withdrawing is sending
+    fewer; every change is a ConsentEvent. No effect on pay owed."""
+
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="consents"
+    )
+    project = models.ForeignKey(
+        "labeling.Project", on_delete=models.CASCADE, related_name="+", db_constraint=True
+    )
+    categories = models.JSONField(default=list, blank=True)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["annotator", "project"], name="consent_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"consent {self.annotator_id}/{self.project_id}"
+
+
+class ConsentEvent(models.Model):
+    """The history of a consent: what was given or withdrawn, and when. Never edited."""
+
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    project = models.ForeignKey("labeling.Project", on_delete=models.CASCADE, related_name="+")
+    given = models.JSONField(default=list)
+    withdrawn = models.JSONField(default=list)
+    at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["annotator", "project", "at"])]
+
+    def __str__(self) -> str:
+        return f"consent event {self.pk}"

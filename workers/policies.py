@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from django.utils.translation import gettext as _
 
-from labeling.policies import DispatchContext, Refusal, RuleDoc, user_tz
+from labeling.policies import DispatchContext, Refusal, Restriction, RuleDoc, user_tz
 from workers.models import WorkState
 
 ZERO = Decimal("0.000")
@@ -59,6 +59,7 @@ class Standing:
     break_kind: str
     work_until_break: Decimal | None  # seconds of work left before the next break is due
     refusal: Refusal | None
+    sensitive_seconds: Decimal = ZERO  # sensitive content today
 
     def as_dict(self) -> dict:
         return {
@@ -71,6 +72,7 @@ class Standing:
             "next_break_in_seconds": (
                 None if self.work_until_break is None else str(self.work_until_break)
             ),
+            "sensitive_seconds_today": str(self.sensitive_seconds),
             "refusal": None
             if self.refusal is None
             else {
@@ -150,6 +152,7 @@ def standing_of(state: WorkState | None, *, now: datetime, tz: tzinfo, policies:
         break_kind=state.break_kind if on_break else "",
         work_until_break=_work_left(state if same_day else None, policies),
         refusal=refusal,
+        sensitive_seconds=state.day_sensitive_seconds if same_day else ZERO,
     )
 
 
@@ -202,6 +205,115 @@ def working_time_gate(context: DispatchContext) -> Refusal | None:
     return standing_of(state, now=context.now, tz=context.tz, policies=context.policies).refusal
 
 
+def category_caps(policies: dict) -> dict[str, Decimal]:
+    """Optional per-category daily caps in hours, from FAIRLABEL_CATEGORY_DAILY_HOURS
+    ("gore=1,sexual=2")."""
+    from django.conf import settings
+
+    caps: dict[str, Decimal] = {}
+    for item in getattr(settings, "FAIRLABEL_CATEGORY_DAILY_HOURS", []) or []:
+        name, _sep, hours_text = str(item).partition("=")
+        try:
+            caps[name.strip()] = Decimal(hours_text.strip())
+        except ArithmeticError:
+            continue
+    return caps
+
+
+def exposure_gate(context: DispatchContext) -> Restriction | None:
+    """Consent, daily caps on sensitive time (in total and per category), the cool-down after a
+    run of sensitive items, and "no more sensitive work today": each narrows what may be
+    served. Safe tasks of the same project are served meanwhile; when none is left, the answer
+    is the restriction's refusal with until when."""
+    from labeling.models import Category
+    from workers.models import Consent
+
+    now, tz, p = context.now, context.tz, context.policies
+    state = context.memo(
+        "workers.state",
+        lambda: WorkState.objects.filter(annotator_id=context.annotator.pk).first(),
+    )
+    consented = context.memo(
+        "workers.consent",
+        lambda: set(
+            Consent.objects.filter(annotator_id=context.annotator.pk, project_id=context.project.pk)
+            .values_list("categories", flat=True)
+            .first()
+            or []
+        ),
+    )
+    restriction = Restriction()
+    not_consented = frozenset(Category.values) - consented
+    if not_consented:
+        restriction = restriction.combine(
+            Restriction(
+                excluded_categories=not_consented,
+                refusal=Refusal(
+                    code="consent_required",
+                    detail=_(
+                        "The tasks left here may hold content you have not agreed to see. "
+                        "Read what they may contain and choose, or come back later."
+                    ),
+                    rule="consent",
+                ),
+            )
+        )
+    today = local_day(now, tz)
+    midnight = day_start(today + timedelta(days=1), tz)
+    if state is None:
+        return restriction if restriction.narrows else None
+    same_day = state.day == today
+    if state.sensitive_stopped_day == today:
+        restriction = restriction.combine(_safe_only_until(midnight, "stopped"))
+    if same_day and state.day_sensitive_seconds >= seconds_of(
+        hours(p["FAIRLABEL_SENSITIVE_DAILY_HOURS"])
+    ):
+        restriction = restriction.combine(_safe_only_until(midnight, "daily"))
+    if same_day:
+        spent = state.day_category_seconds or {}
+        over = frozenset(
+            name
+            for name, cap in category_caps(p).items()
+            if Decimal(spent.get(name, "0")) >= seconds_of(hours(cap))
+        )
+        if over:
+            restriction = restriction.combine(
+                Restriction(excluded_categories=over, refusal=_cap_refusal(midnight, "category"))
+            )
+    if (
+        state.sensitive_streak >= int(p["FAIRLABEL_SENSITIVE_STREAK"])
+        and state.cooldown_until is not None
+        and now < state.cooldown_until
+    ):
+        restriction = restriction.combine(_safe_only_until(state.cooldown_until, "cooldown"))
+    return restriction if restriction.narrows else None
+
+
+def _cap_refusal(until: datetime, why: str) -> Refusal:
+    details = {
+        "daily": _(
+            "You reached today's limit of sensitive content. Only safe tasks until tomorrow."
+        ),
+        "category": _("You reached today's limit for this kind of content."),
+        "stopped": _("You chose no more sensitive work today. Only safe tasks until tomorrow."),
+        "cooldown": _(
+            "After a run of sensitive items, a pause from them: safe tasks only, or a short paid "
+            "cool-down."
+        ),
+    }
+    anchors = {
+        "daily": "exposure-caps",
+        "category": "exposure-caps",
+        "stopped": "recovery",
+        "cooldown": "cool-down",
+    }
+    return Refusal(code="exposure_cap", detail=details[why], rule=anchors[why], until=until)
+
+
+def _safe_only_until(until: datetime, why: str) -> Restriction:
+    return Restriction(safe_only=True, refusal=_cap_refusal(until, why))
+
+
 class WorkingTimeHooks:
     """Serving, submitting and skipping are signs of work, like heartbeats: an API client that
     sends no heartbeat still has its time counted (and its breaks and limits applied)."""
@@ -220,6 +332,7 @@ class WorkingTimeHooks:
 
 
 def _activity_of(assignment, context: DispatchContext, now: datetime, *, event: str) -> None:
+    from labeling.dispatch import task_categories
     from workers.services import work_activity_record
 
     annotator = context.annotator
@@ -233,7 +346,8 @@ def _activity_of(assignment, context: DispatchContext, now: datetime, *, event: 
         now=now,
         kind="task",
         project_id=assignment.project_id,
-        sensitive=bool(assignment.task.is_sensitive),
+        categories=task_categories(task=assignment.task, project=context.project),
+        finished=event != "served",
         tz=context.tz,
         policies=context.policies,
     )
@@ -241,6 +355,12 @@ def _activity_of(assignment, context: DispatchContext, now: datetime, *, event: 
 
 
 # --- the rules page ---------------------------------------------------------------------------
+
+
+def settings_support() -> str:
+    from django.conf import settings
+
+    return settings.FAIRLABEL_SUPPORT_CONTACT
 
 
 def _hm(seconds: Decimal) -> str:
@@ -336,6 +456,65 @@ def working_time_rules(*, user, now: datetime, policies: dict) -> list[RuleDoc]:
             % {"h": p["FAIRLABEL_REST_HOURS"]},
             source=_("EU Directive 2003/88/EC Art. 3."),
             codes=("rest",),
+        ),
+        RuleDoc(
+            "consent",
+            _("Consent to sensitive content"),
+            _(
+                "Before your first task of a project whose content may be disturbing, you read "
+                "what it may hold and agree, per kind of content, to see it. Without your "
+                "consent, those tasks are not given to you. You can withdraw at any time, in one "
+                "click, without penalty; it changes no pay owed."
+            ),
+            source=_(
+                "Fairwork (risks flagged before a job is accepted); Prolific (content warnings)."
+            ),
+            codes=("consent_required",),
+        ),
+        RuleDoc(
+            "exposure-caps",
+            _("Limits on sensitive content"),
+            _(
+                "At most %(h)s hours of sensitive content a day in total, across projects; some "
+                "kinds may have a lower limit. Past it, you get only safe tasks until tomorrow."
+            )
+            % {"h": p["FAIRLABEL_SENSITIVE_DAILY_HOURS"]},
+            source=_(
+                "YouTube's 2018 limit of 4 hours a day for moderators (company practice; no "
+                "public standard sets a number)."
+            ),
+            standing=you(
+                _("Today: %(t)s of sensitive content.")
+                % {"t": _hm(standing.sensitive_seconds if standing else ZERO)}
+                if standing
+                else ""
+            ),
+            codes=("exposure_cap",),
+        ),
+        RuleDoc(
+            "cool-down",
+            _("Cool-down"),
+            _(
+                "After %(n)s sensitive items in a row, the next ones are safe tasks, or a "
+                "%(m)s-minute pause from sensitive content."
+            )
+            % {"n": p["FAIRLABEL_SENSITIVE_STREAK"], "m": p["FAIRLABEL_COOLDOWN_MINUTES"]},
+            source=_("DIS 2024 study on interleaving neutral material; HSE change of activity."),
+            codes=("exposure_cap",),
+        ),
+        RuleDoc(
+            "recovery",
+            _("Recovery controls"),
+            _(
+                "On sensitive work you can at any moment take a recovery break, or stop "
+                "sensitive work for the rest of the day; the support contact is one click away: "
+                "%(contact)s. Fairlabel never asks about your mood and stores nothing of it."
+            )
+            % {"contact": settings_support()},
+            source=_(
+                "Scola v. Facebook settlement 2020; EU Platform Work Directive Art. 7 (no "
+                "processing of emotional or psychological state)."
+            ),
         ),
         RuleDoc(
             "day-off",

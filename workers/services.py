@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal
 
@@ -45,18 +46,24 @@ def work_activity_record(
     now: datetime,
     kind: str,
     project_id: int | None,
-    sensitive: bool,
+    categories: Sequence[str] = (),
+    finished: bool = False,
     tz: tzinfo,
     policies: dict,
 ) -> WorkState:
-    """One sign of work (a heartbeat, a task served, submitted or skipped) at `now`.
+    """One sign of work (a heartbeat, a task served, submitted or skipped) at `now`, on a task
+    whose content carries `categories` (none: not sensitive).
 
     The time since the previous sign counts as work unless it is longer than
     FAIRLABEL_IDLE_SECONDS (idle) or falls in a break (paid as the break). A silence longer than
     FAIRLABEL_SESSION_TIMEOUT_MINUTES closes the session at its last sign and opens another; a
     pause as long as a break ends the stretch of continuous work. When the stretch or the day
-    has earned a break, the break starts now. Called inside the caller's transaction (the
-    dispatcher's, or heartbeat_record's)."""
+    has earned a break, the break starts now. Sensitive time is counted in total and per
+    category for the day; `finished` (a submit or skip) counts the run of sensitive items done
+    in a row (and starts the cool-down once it is long enough). Called inside the caller's
+    transaction (the dispatcher's, or heartbeat_record's)."""
+    categories = sorted(set(categories))
+    sensitive = bool(categories)
     with transaction.atomic(savepoint=False):
         state = _state_locked(annotator_id)
         last = state.last_beat_at
@@ -85,7 +92,15 @@ def work_activity_record(
             credit, credit_from = ZERO, now
         if gap is not None and gap >= seconds_of(minutes(policies["FAIRLABEL_BREAK_MINUTES"])):
             state.stretch_seconds, state.stretch_sensitive = ZERO, False
-        _count_day_and_week(state, now=now, credit=credit, tz=tz)
+        today_credit = _count_day_and_week(state, now=now, credit=credit, tz=tz)
+        if sensitive and today_credit > 0:
+            state.day_sensitive_seconds += today_credit
+            per_category = dict(state.day_category_seconds or {})
+            for name in categories:
+                per_category[name] = str(Decimal(per_category.get(name, "0")) + today_credit)
+            state.day_category_seconds = per_category
+        if finished:
+            _count_streak(state, sensitive=sensitive, now=now, policies=policies)
         state.stretch_seconds += credit
         state.stretch_sensitive = state.stretch_sensitive or sensitive
         _span_extend(
@@ -93,7 +108,7 @@ def work_activity_record(
             annotator_id=annotator_id,
             kind=kind,
             project_id=project_id,
-            sensitive=sensitive,
+            categories=categories,
             start=credit_from,
             now=now,
             credit=credit,
@@ -110,8 +125,21 @@ def work_activity_record(
     return state
 
 
-def _count_day_and_week(state: WorkState, *, now: datetime, credit: Decimal, tz: tzinfo) -> None:
+def _count_streak(state: WorkState, *, sensitive: bool, now: datetime, policies: dict) -> None:
+    """Sensitive items done in a row; a safe one, or a cool-down that has passed, ends it."""
+    if not sensitive or (state.cooldown_until is not None and now >= state.cooldown_until):
+        state.sensitive_streak, state.cooldown_until = 0, None
+    if sensitive:
+        state.sensitive_streak += 1
+        if state.sensitive_streak >= int(policies["FAIRLABEL_SENSITIVE_STREAK"]):
+            state.cooldown_until = now + minutes(policies["FAIRLABEL_COOLDOWN_MINUTES"])
+
+
+def _count_day_and_week(state: WorkState, *, now: datetime, credit: Decimal, tz: tzinfo) -> Decimal:
+    """Add the credit to the day and the week (a new day or week starts from its share after
+    the local midnight); returns the share counted for today."""
     today = local_day(now, tz)
+    today_credit = credit
     if state.day != today:
         if state.day is not None and state.day == today - timedelta(days=1):
             state.streak_days += 1
@@ -119,9 +147,12 @@ def _count_day_and_week(state: WorkState, *, now: datetime, credit: Decimal, tz:
             state.streak_days = 1
         state.prev_last_at = state.last_beat_at
         state.day = today
-        state.day_seconds = min(credit, seconds_of(now - day_start(today, tz)))
+        today_credit = min(credit, seconds_of(now - day_start(today, tz)))
+        state.day_seconds = today_credit
         state.day_break_seconds = ZERO
         state.day_long_break = False
+        state.day_sensitive_seconds = ZERO
+        state.day_category_seconds = {}
     else:
         state.day_seconds += credit
     monday = week_of(today)
@@ -130,6 +161,7 @@ def _count_day_and_week(state: WorkState, *, now: datetime, credit: Decimal, tz:
         state.week_seconds = min(credit, seconds_of(now - day_start(monday, tz)))
     else:
         state.week_seconds += credit
+    return today_credit
 
 
 def _span_extend(
@@ -138,7 +170,7 @@ def _span_extend(
     annotator_id: int,
     kind: str,
     project_id: int | None,
-    sensitive: bool,
+    categories: list[str],
     start: datetime,
     now: datetime,
     credit: Decimal,
@@ -150,7 +182,7 @@ def _span_extend(
         span is not None
         and span.kind == kind
         and span.project_id == project_id
-        and span.sensitive == sensitive
+        and span.categories == categories
         and credit > 0
         and span.ended_at >= start
     ):
@@ -164,7 +196,8 @@ def _span_extend(
         started_at=start,
         ended_at=now,
         seconds=credit,
-        sensitive=sensitive,
+        sensitive=bool(categories),
+        categories=categories,
     )
 
 
@@ -184,6 +217,12 @@ def _break_open(
     return taken
 
 
+def held_categories(held) -> list[str]:
+    """The effective categories of a touched assignment's task (annotated by assignment_touch)."""
+    own = held.task_categories
+    return list(held.project_categories or []) if own is None else list(own)
+
+
 def heartbeat_record(
     *,
     annotator,
@@ -201,7 +240,7 @@ def heartbeat_record(
     tz = user_tz(annotator)
     policies = policy_values()
     with transaction.atomic():
-        sensitive = False
+        categories: list[str] = []
         if kind == WorkSpan.Kind.TASK:
             held = assignment_touch(
                 annotator=annotator, assignment_id=assignment_id, now=now, policies=policies
@@ -211,52 +250,102 @@ def heartbeat_record(
                 # labeled, so nothing is counted; a page left open cannot push a rest on.
                 state = WorkState.objects.filter(annotator_id=annotator.pk).first()
                 return standing_of(state, now=now, tz=tz, policies=policies)
-            project_id, sensitive = held.project_id, bool(held.task_sensitive)
+            project_id, categories = held.project_id, held_categories(held)
         state = work_activity_record(
             annotator_id=annotator.pk,
             now=now,
             kind=kind,
             project_id=project_id,
-            sensitive=sensitive,
+            categories=categories,
             tz=tz,
             policies=policies,
         )
     return standing_of(state, now=now, tz=tz, policies=policies)
 
 
-def break_take(*, annotator, now: datetime | None = None) -> Standing:
-    """A break the annotator chose: no task is served during it, and it can be ended early.
-    Its paid length is at most FAIRLABEL_BREAK_MINUTES."""
+BREAK_KINDS = ("break", "recovery", "stop_sensitive_today")
 
+
+def break_take(*, annotator, kind: str = "break", now: datetime | None = None) -> Standing:
+    """What the annotator chooses, effective at once:
+    - "break": a break (FAIRLABEL_BREAK_MINUTES) during which no task is served;
+    - "recovery": a recovery break from sensitive work (FAIRLABEL_SENSITIVE_BREAK_MINUTES);
+    - "stop_sensitive_today": no more sensitive tasks until the next local day (safe ones go on).
+    Breaks can be ended early; their paid length is at most their planned length."""
+    if kind not in BREAK_KINDS:
+        raise DomainError("invalid_kind", f"kind must be one of {', '.join(BREAK_KINDS)}.")
     now = now or timezone.now()
     tz = user_tz(annotator)
     policies = policy_values()
     with transaction.atomic():
         state = _state_locked(annotator.pk)
-        if state.break_until is not None and state.break_until > now:
-            raise DomainError(
-                "already_on_break",
-                "You are already on a break.",
-                status=409,
-                until=state.break_until,
-            )
         if state.day != local_day(now, tz):
             _count_day_and_week(state, now=now, credit=ZERO, tz=tz)
-        _break_open(
-            state,
-            annotator_id=annotator.pk,
-            kind=Break.Kind.VOLUNTARY,
-            now=now,
-            length=minutes(policies["FAIRLABEL_BREAK_MINUTES"]),
-        )
+        if kind == "stop_sensitive_today":
+            state.sensitive_stopped_day = local_day(now, tz)
+        else:
+            if state.break_until is not None and state.break_until > now:
+                raise DomainError(
+                    "already_on_break",
+                    "You are already on a break.",
+                    status=409,
+                    until=state.break_until,
+                )
+            recovery = kind == "recovery"
+            _break_open(
+                state,
+                annotator_id=annotator.pk,
+                kind=Break.Kind.RECOVERY if recovery else Break.Kind.VOLUNTARY,
+                now=now,
+                length=minutes(
+                    policies[
+                        "FAIRLABEL_SENSITIVE_BREAK_MINUTES"
+                        if recovery
+                        else "FAIRLABEL_BREAK_MINUTES"
+                    ]
+                ),
+            )
         if state.last_beat_at is None:
             state.last_beat_at = now
         state.save()
     return standing_of(state, now=now, tz=tz, policies=policies)
 
 
+def consent_set(*, annotator, project, categories: Sequence[str], now: datetime | None = None):
+    """The categories of this project's content the annotator agrees to see (fewer than before:
+    a withdrawal, effective at once). Every change is a ConsentEvent."""
+    from labeling.models import Category
+    from workers.models import Consent, ConsentEvent
+
+    unknown = sorted(set(categories) - set(Category.values))
+    if unknown:
+        raise DomainError(
+            "invalid_categories",
+            f"Unknown categories: {', '.join(unknown)}. Known: {', '.join(Category.values)}.",
+            field="categories",
+        )
+    now = now or timezone.now()
+    wanted = sorted(set(categories))
+    with transaction.atomic():
+        consent = (
+            Consent.objects.select_for_update().filter(annotator=annotator, project=project).first()
+        )
+        before = set(consent.categories) if consent else set()
+        if consent is None:
+            consent = Consent(annotator=annotator, project=project)
+        consent.categories, consent.updated_at = wanted, now
+        consent.save()
+        given, withdrawn = sorted(set(wanted) - before), sorted(before - set(wanted))
+        if given or withdrawn:
+            ConsentEvent.objects.create(
+                annotator=annotator, project=project, given=given, withdrawn=withdrawn, at=now
+            )
+    return consent
+
+
 def break_end(*, annotator, now: datetime | None = None) -> Standing:
-    """End a voluntary break early; a break the rules made due runs its full length."""
+    """End a break you took (voluntary or recovery) early; a break the rules made due runs its
+    full length."""
 
     now = now or timezone.now()
     tz = user_tz(annotator)
@@ -265,7 +354,7 @@ def break_end(*, annotator, now: datetime | None = None) -> Standing:
         state = _state_locked(annotator.pk)
         if state.break_until is None or state.break_until <= now:
             raise DomainError("no_break", "You are not on a break.", status=409)
-        if state.break_kind != Break.Kind.VOLUNTARY:
+        if state.break_kind not in (Break.Kind.VOLUNTARY, Break.Kind.RECOVERY):
             raise DomainError(
                 "break_due",
                 "This break is due by the rules and cannot be ended early.",

@@ -166,6 +166,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # One name for the content categories wherever they appear (projects, consent, flags).
+    "ENUM_NAME_OVERRIDES": {"ContentCategoryEnum": "labeling.models.Category"},
 }
 
 # --- Celery -------------------------------------------------------------------------------
@@ -239,12 +241,18 @@ FAIRLABEL_ASSIGNMENT_MINUTES = env_decimal("FAIRLABEL_ASSIGNMENT_MINUTES", "10")
 FAIRLABEL_REPRICE_AFTER = env_int("FAIRLABEL_REPRICE_AFTER", 20)
 FAIRLABEL_APPEAL_DAYS = env_int("FAIRLABEL_APPEAL_DAYS", 14)
 FAIRLABEL_AUTO_APPROVE_DAYS = env_int("FAIRLABEL_AUTO_APPROVE_DAYS", 21)
+# Optional per-category daily caps on sensitive time, in hours: "gore=1,sexual=2".
+FAIRLABEL_CATEGORY_DAILY_HOURS = env_list("FAIRLABEL_CATEGORY_DAILY_HOURS", [])
 
 # The dispatcher's rules, in order, the way Django lists middleware. Each gate receives the
 # request's DispatchContext and returns a refusal, a restriction, or None (labeling/policies.py).
 FAIRLABEL_DISPATCH_GATES = env_list(
     "FAIRLABEL_DISPATCH_GATES",
-    ["labeling.policies.project_open_gate", "workers.policies.working_time_gate"],
+    [
+        "labeling.policies.project_open_gate",
+        "workers.policies.working_time_gate",
+        "workers.policies.exposure_gate",
+    ],
 )
 # What other apps record in the same transaction when an assignment is served, submitted,
 # skipped, expires or is released by a refusal (working time, exposure, reservations, pay).
@@ -252,7 +260,10 @@ FAIRLABEL_ASSIGNMENT_HOOKS = env_list(
     "FAIRLABEL_ASSIGNMENT_HOOKS", ["workers.policies.WorkingTimeHooks"]
 )
 # The gates and hooks that protect annotators: production refuses to start without them.
-FAIRLABEL_PROTECTION_GATES = ["workers.policies.working_time_gate"]
+FAIRLABEL_PROTECTION_GATES = [
+    "workers.policies.working_time_gate",
+    "workers.policies.exposure_gate",
+]
 FAIRLABEL_PROTECTION_HOOKS = ["workers.policies.WorkingTimeHooks"]
 # Each app's section of the rules page ("the rules that apply to me"), in order.
 FAIRLABEL_RULE_SECTIONS = env_list(

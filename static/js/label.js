@@ -271,6 +271,10 @@
       show(response.data, image);
     } else if (response.status === 204) {
       showDone();
+    } else if (response.status === 409 && response.data && response.data.error === "consent_required") {
+      clearTask();
+      setBusy(false);
+      document.dispatchEvent(new CustomEvent("fairlabel:consent-needed", { detail: response.data }));
     } else if (response.status === 409) {
       const data = response.data || {};
       showProblem(errorText(response), data.until, data.rule, data.error);
@@ -357,7 +361,7 @@
       ui.index = offsetIndex(ui.text);
     }
     view.dataset.taskId = payload.task.id;
-    announce(payload.assignment);
+    announce(payload.assignment, Boolean(payload.protect && payload.protect.sensitive));
     if (IS_IMAGE) renderImageTask(); else renderTextTask();
     $("task-meta").textContent = `${T.task} #${payload.task.id} · ${T.expires.replace("{time}", formatTime(payload.expires_at))}`;
     setBusy(false);
@@ -383,8 +387,8 @@
   }
 
   // session.js sends the task in view with its heartbeats.
-  function announce(assignment) {
-    document.dispatchEvent(new CustomEvent("fairlabel:task", { detail: { assignment } }));
+  function announce(assignment, sensitive = false) {
+    document.dispatchEvent(new CustomEvent("fairlabel:task", { detail: { assignment, sensitive } }));
   }
 
   function showDone() {
@@ -944,6 +948,15 @@
   document.addEventListener("fairlabel:resume", () => loadNext());
   document.addEventListener("fairlabel:break-due", () => say(T.breakDue, "info"));
 
+  function begin() {
+    if (cfg.readingInstructions) showStart(); else loadNext();
+  }
+
   renderToday();
-  if (cfg.readingInstructions) showStart(); else loadNext();
+  // A project that may hold sensitive content asks for consent first (care.js), then begins.
+  if (cfg.projectCategories && cfg.projectCategories.length && window.FairlabelCare) {
+    window.FairlabelCare.beforeFirstTask().then((ready) => { if (ready) begin(); });
+  } else {
+    begin();
+  }
 })();

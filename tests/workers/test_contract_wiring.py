@@ -58,15 +58,17 @@ def test_the_default_settings_pass_the_rule_path_check(tmp_path):
     assert result.returncode == 0, result.stderr
 
 
-def test_production_refuses_to_start_without_the_protection_gates(tmp_path):
+@pytest.mark.parametrize("missing", ["working_time_gate", "exposure_gate"])
+def test_production_refuses_to_start_without_the_protection_gates(tmp_path, missing):
+    gates = ["labeling.policies.project_open_gate"] + [
+        f"workers.policies.{g}" for g in ("working_time_gate", "exposure_gate") if g != missing
+    ]
     env = clean_env(
-        FAIRLABEL_VAR_DIR=str(tmp_path),
-        FAIRLABEL_DISPATCH_GATES="labeling.policies.project_open_gate",
-        **PRODUCTION,
+        FAIRLABEL_VAR_DIR=str(tmp_path), FAIRLABEL_DISPATCH_GATES=",".join(gates), **PRODUCTION
     )
     result = run_manage("check", env=env)
     assert result.returncode != 0
-    assert "workers.policies.working_time_gate" in result.stderr
+    assert f"workers.policies.{missing}" in result.stderr
 
 
 @pytest.mark.postgres
@@ -76,8 +78,10 @@ def test_a_real_celery_worker_closes_an_idle_session(tmp_path, annotator):
     from fairlabel.celery import app
 
     now = timezone.now()
-    services.heartbeat_record(annotator=annotator, now=now - timedelta(seconds=40))
-    services.heartbeat_record(annotator=annotator, now=now - timedelta(seconds=10))
+    for ago in (40, 10):  # reading a project's instructions
+        services.heartbeat_record(
+            annotator=annotator, now=now - timedelta(seconds=ago), kind="instructions"
+        )
     db = connection.settings_dict
     url = (
         f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST'] or '127.0.0.1'}:"

@@ -94,6 +94,7 @@ def test_a_break_is_due_at_the_50th_minute_and_tasks_return_after_it(annotator, 
 
 def test_sensitive_work_earns_a_longer_break_sooner(owner, annotator):
     project = project_factory(owner, tasks=5, publish=True, content_categories=["violence"])
+    services.consent_set(annotator=annotator, project=project, categories=["violence"])
     held = next_at(annotator, project, T0)
     for n in range(1, 91):  # 45 minutes
         standing = beat(annotator, T0 + s(30 * n), assignment_id=held.pk)
@@ -383,7 +384,15 @@ def test_owners_see_hours_per_pseudonym_not_heartbeats(client_for, owner, annota
 # --- the rules page ------------------------------------------------------------------------------
 
 # Every refusal code the dispatcher can answer today, and the gate or hook that gives it.
-REFUSAL_CODES = {"project_closed", "break", "daily_limit", "weekly_limit", "rest"}
+REFUSAL_CODES = {
+    "project_closed",
+    "break",
+    "daily_limit",
+    "weekly_limit",
+    "rest",
+    "consent_required",
+    "exposure_cap",
+}
 
 
 def test_every_refusal_links_to_a_rule_on_the_rules_page(client):
@@ -394,7 +403,7 @@ def test_every_refusal_links_to_a_rule_on_the_rules_page(client):
     covered = {code for doc in docs for code in doc.codes}
     assert covered >= REFUSAL_CODES
     page = client.get("/rules/").content.decode()
-    for anchor in anchors | {"day-off"}:
+    for anchor in anchors | {"day-off", "consent", "exposure-caps", "cool-down", "recovery"}:
         assert f'id="{anchor}"' in page
     assert "50" in page and "UK HSE" in page  # parameters in force and their sources
 

@@ -43,6 +43,18 @@ SENTENCES = [
 ]
 
 
+# Harmless placeholders standing for disturbing content: the project declares the categories,
+# so a new user sees consent, hidden text, caps and recovery controls within minutes.
+MODERATION = [
+    ("[Placeholder for a violent comment] Nothing harmful is written here.", None),
+    ("[Placeholder for a hateful comment] Nothing harmful is written here.", ["hate"]),
+    ("[Placeholder for a threatening message] Nothing harmful is written here.", None),
+    ("A friendly comment about the weather.", []),
+    ("[Placeholder for a violent and hateful post] Nothing harmful is written here.", None),
+    ("A question about opening hours.", []),
+]
+
+
 class Command(BaseCommand):
     help = "Create the demo users (printed with their passwords) and demo projects."
 
@@ -64,6 +76,9 @@ class Command(BaseCommand):
             owner = users[Role.OWNER]
             if not Project.objects.filter(owner=owner).exists():
                 self._projects(owner)
+            owned = Project.objects.filter(owner=owner).values_list("content_categories", flat=True)
+            if not any(owned):
+                self._sensitive_project(owner)
         self.stdout.write(self.style.SUCCESS("Demo users (username / password):"))
         for username, role, password, *_ in DEMO_USERS:
             self.stdout.write(f"  {role.value:<10} {username} / {password}")
@@ -97,3 +112,25 @@ class Command(BaseCommand):
         )
         tasks_create(project=entities, rows=[{"data": {"text": t}} for t in SENTENCES])
         project_publish(project=entities)
+
+    def _sensitive_project(self, owner) -> None:
+        moderation = project_create(
+            owner=owner,
+            title="Comment moderation (sensitive: placeholders)",
+            task_type="text_classification",
+            instructions="Decide whether the comment **breaks the rules** of the forum.\n\n"
+            "The texts are placeholders marked sensitive, to show how Fairlabel protects "
+            "annotators: consent first, text hidden until you choose to see it, daily limits.",
+            labels=["acceptable", "remove"],
+            content_categories=["violence", "hate"],
+            price_per_task="0.15",
+            estimated_seconds_per_task=30,
+        )
+        tasks_create(
+            project=moderation,
+            rows=[
+                {"data": {"text": text}, **({} if cats is None else {"categories": cats})}
+                for text, cats in MODERATION
+            ],
+        )
+        project_publish(project=moderation)

@@ -1,0 +1,249 @@
+"""Exposure: consent, caps on sensitive time, the cool-down, recovery controls and flags, through
+the dispatcher's exposure gate. Times are explicit (`now=`)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+import time_machine
+
+from fairlabel.errors import DomainError
+from labeling import dispatch
+from labeling.models import Assignment, Project, Task, TaskFlag
+from labeling.services import task_flag, tasks_create
+from tests.factories import project_factory
+from workers import services
+from workers.models import ConsentEvent
+
+pytestmark = pytest.mark.django_db
+
+T0 = datetime(2030, 6, 3, 8, 0, tzinfo=UTC)
+
+
+def s(seconds: float) -> timedelta:
+    return timedelta(seconds=seconds)
+
+
+def mixed_project(owner, *, sensitive=20, safe=2, categories=("violence",)):
+    """A project declaring `categories`: unmarked rows carry them, `[]` rows are safe."""
+    project = project_factory(owner, content_categories=list(categories))
+    rows = [{"data": {"text": f"sensitive {n}"}} for n in range(sensitive)]
+    rows += [{"data": {"text": f"safe {n}"}, "categories": []} for n in range(safe)]
+    tasks_create(project=project, rows=rows)
+    project.status = Project.Status.PUBLISHED
+    project.save()
+    return project
+
+
+def next_at(annotator, project, t):
+    return dispatch.assignment_next(annotator=annotator, project=project, now=t)
+
+
+def refused_at(annotator, project, t) -> DomainError:
+    with pytest.raises(DomainError) as refused:
+        next_at(annotator, project, t)
+    assert refused.value.status_code == 409
+    return refused.value
+
+
+def label(annotator, assignment, t):
+    dispatch.annotation_submit(
+        annotator=annotator, assignment_id=assignment.pk, result={"label": "pos"}, now=t
+    )
+
+
+def test_without_consent_only_safe_tasks_then_consent_required(owner, annotator):
+    project = mixed_project(owner, sensitive=3, safe=2)
+    served = []
+    t = T0
+    for _ in range(2):
+        assignment = next_at(annotator, project, t)
+        served.append(assignment.task.data["text"])
+        t += s(20)
+        label(annotator, assignment, t)
+    assert sorted(served) == ["safe 0", "safe 1"]
+    refusal = refused_at(annotator, project, t)
+    assert refusal.code == "consent_required" and refusal.rule.endswith("#consent")
+    services.consent_set(annotator=annotator, project=project, categories=["violence"])
+    assert next_at(annotator, project, t).task.data["text"].startswith("sensitive")
+
+
+def test_withdrawal_is_immediate_and_releases_the_task_in_hand(owner, annotator, client_for):
+    project = mixed_project(owner, sensitive=3, safe=1)
+    client = client_for(annotator)
+    consent = client.post(
+        f"/api/projects/{project.pk}/consent/", {"categories": ["violence"]}, format="json"
+    )
+    assert consent.status_code == 200 and consent.json()["consented"] == ["violence"]
+    held = next_at(annotator, project, T0)
+    assert held.task.is_sensitive
+    withdrawn = client.post(
+        f"/api/projects/{project.pk}/consent/", {"categories": []}, format="json"
+    )
+    assert withdrawn.json()["consented"] == []
+    safe = next_at(annotator, project, T0 + s(5))
+    assert safe.task.data["text"] == "safe 0"
+    held.refresh_from_db()
+    assert held.status == Assignment.Status.EXPIRED
+    events = list(ConsentEvent.objects.order_by("at").values_list("given", "withdrawn"))
+    assert events == [(["violence"], []), ([], ["violence"])]
+    listing = client.get(f"/api/projects/{project.pk}/consent/").json()
+    assert listing["categories"] == [{"name": "violence", "label": "Violence", "consented": False}]
+
+
+def test_the_daily_cap_serves_safe_tasks_then_refuses_until_local_midnight(
+    settings, owner, make_user
+):
+    settings.FAIRLABEL_SENSITIVE_DAILY_HOURS = Decimal("0.01")  # 36 seconds
+    annotator = make_user("annotator", timezone="America/New_York")
+    project = mixed_project(owner, sensitive=10, safe=1)
+    services.consent_set(annotator=annotator, project=project, categories=["violence"])
+    t = T0
+    for _ in range(2):  # 2 x 20 s of sensitive work
+        held = next_at(annotator, project, t)
+        assert held.task.is_sensitive
+        t += s(20)
+        label(annotator, held, t)
+    assert services.work_standing(annotator=annotator, now=t).sensitive_seconds == 40
+    assert next_at(annotator, project, t).task.data["text"] == "safe 0"  # safe work goes on
+    t += s(10)
+    label(annotator, Assignment.objects.get(annotator=annotator, status="open"), t)
+    refusal = refused_at(annotator, project, t)
+    assert refusal.code == "exposure_cap" and refusal.rule.endswith("#exposure-caps")
+    # Until midnight in New York (04:00 UTC in June), not in UTC.
+    assert refusal.until == datetime(2030, 6, 4, 4, 0, tzinfo=UTC)
+    assert next_at(annotator, project, refusal.until).task.is_sensitive
+
+
+def test_a_per_category_cap_leaves_the_other_categories(settings, owner, annotator):
+    settings.FAIRLABEL_CATEGORY_DAILY_HOURS = ["gore=0.01"]
+    project = project_factory(owner, content_categories=["gore", "violence"])
+    tasks_create(
+        project=project,
+        rows=[{"data": {"text": f"gore {n}"}, "categories": ["gore"]} for n in range(3)]
+        + [{"data": {"text": f"violence {n}"}, "categories": ["violence"]} for n in range(3)],
+    )
+    project.status = Project.Status.PUBLISHED
+    project.save()
+    services.consent_set(annotator=annotator, project=project, categories=["gore", "violence"])
+    t = T0
+    held = next_at(annotator, project, t)
+    assert held.task.data["text"] == "gore 0"
+    t += s(40)
+    services.heartbeat_record(annotator=annotator, now=t - s(20), assignment_id=held.pk)
+    label(annotator, held, t)
+    for _ in range(3):
+        held = next_at(annotator, project, t)
+        assert held.task.data["text"].startswith("violence")
+        t += s(5)
+        label(annotator, held, t)
+    assert refused_at(annotator, project, t).code == "exposure_cap"
+
+
+def test_after_a_run_of_sensitive_items_a_cool_down(settings, owner, annotator):
+    settings.FAIRLABEL_SENSITIVE_STREAK = 3
+    settings.FAIRLABEL_COOLDOWN_MINUTES = Decimal("5")
+    project = mixed_project(owner, sensitive=10, safe=1)
+    services.consent_set(annotator=annotator, project=project, categories=["violence"])
+    t = T0
+    for _ in range(3):
+        held = next_at(annotator, project, t)
+        assert held.task.is_sensitive
+        t += s(10)
+        label(annotator, held, t)
+    held = next_at(annotator, project, t)
+    assert not held.task.is_sensitive  # the next one is safe
+    t += s(10)
+    label(annotator, held, t)  # a safe item ends the run
+    held = next_at(annotator, project, t)
+    assert held.task.is_sensitive
+    for _ in range(2):
+        t += s(10)
+        label(annotator, held, t)
+        held = next_at(annotator, project, t)
+    t += s(10)
+    label(annotator, held, t)
+    refusal = refused_at(annotator, project, t)  # no safe task left: the cool-down
+    assert refusal.code == "exposure_cap" and refusal.rule.endswith("#cool-down")
+    assert refusal.until == t + timedelta(minutes=5)
+    assert next_at(annotator, project, refusal.until).task.is_sensitive
+
+
+def test_stop_sensitive_today_takes_effect_at_once(client_for, owner, annotator):
+    project = mixed_project(owner, sensitive=3, safe=1)
+    services.consent_set(annotator=annotator, project=project, categories=["violence"])
+    client = client_for(annotator)
+    with time_machine.travel(T0, tick=False):
+        held = client.post(f"/api/projects/{project.pk}/next/").json()
+        assert held["protect"]["sensitive"] is True
+        stop = client.post("/api/breaks/", {"kind": "stop_sensitive_today"}, format="json")
+        assert stop.status_code == 201
+        safe = client.post(f"/api/projects/{project.pk}/next/").json()
+        assert safe["task"]["data"]["text"] == "safe 0"
+        assert Assignment.objects.get(pk=held["assignment"]).status == "expired"
+        client.post(f"/api/assignments/{safe['assignment']}/skip/")
+        refused = client.post(f"/api/projects/{project.pk}/next/")
+    assert refused.status_code == 409 and refused.json()["rule"].endswith("#recovery")
+    assert datetime.fromisoformat(refused.json()["until"]) == datetime(2030, 6, 4, tzinfo=UTC)
+
+
+def test_a_recovery_break_can_be_ended_early(client_for, owner, annotator):
+    project = mixed_project(owner, sensitive=3, safe=0)
+    services.consent_set(annotator=annotator, project=project, categories=["violence"])
+    client = client_for(annotator)
+    with time_machine.travel(T0, tick=False):
+        client.post(f"/api/projects/{project.pk}/next/")
+        taken = client.post("/api/breaks/", {"kind": "recovery"}, format="json").json()
+        assert datetime.fromisoformat(taken["break_until"]) == T0 + timedelta(minutes=15)
+        assert client.post(f"/api/projects/{project.pk}/next/").json()["error"] == "break"
+    with time_machine.travel(T0 + s(60), tick=False):
+        assert client.post("/api/breaks/end/").status_code == 200
+        assert client.post(f"/api/projects/{project.pk}/next/").status_code == 200
+    bad = client.post("/api/breaks/", {"kind": "nap"}, format="json")
+    assert bad.status_code == 400
+
+
+def test_a_flag_changes_what_others_are_served(client_for, owner, make_user):
+    project = mixed_project(owner, sensitive=0, safe=3, categories=("violence",))
+    first, second = make_user("annotator"), make_user("annotator")
+    held = next_at(first, project, T0)
+    response = client_for(first).post(
+        f"/api/assignments/{held.pk}/flag/", {"category": "gore"}, format="json"
+    )
+    assert response.status_code == 200 and response.json()["categories"] == ["gore"]
+    task = Task.objects.get(pk=held.task_id)
+    assert task.categories == ["gore"] and task.is_sensitive
+    assert TaskFlag.objects.get().annotator == first
+    task_flag(annotator=first, assignment_id=held.pk, category="gore")  # twice: no change
+    assert TaskFlag.objects.count() == 1
+    dispatch.assignment_skip(annotator=first, assignment_id=held.pk, now=T0)
+    # Another annotator who consented to violence only is never served the flagged task.
+    services.consent_set(annotator=second, project=project, categories=["violence"])
+    seen = set()
+    for n in range(2):
+        assignment = next_at(second, project, T0 + s(n))
+        seen.add(assignment.task_id)
+        dispatch.assignment_skip(annotator=second, assignment_id=assignment.pk, now=T0 + s(n))
+    assert held.task_id not in seen
+    assert refused_at(second, project, T0 + s(5)).code == "consent_required"
+    bad = client_for(first).post(
+        f"/api/assignments/{held.pk}/flag/", {"category": "boring"}, format="json"
+    )
+    assert bad.status_code == 400
+
+
+def test_sensitive_time_is_counted_per_category_in_the_standing(owner, annotator, client_for):
+    project = mixed_project(owner, sensitive=3, safe=0, categories=("violence", "hate"))
+    services.consent_set(annotator=annotator, project=project, categories=["violence", "hate"])
+    held = next_at(annotator, project, T0)
+    services.heartbeat_record(annotator=annotator, now=T0 + s(30), assignment_id=held.pk)
+    from workers.models import WorkState
+
+    state = WorkState.objects.get(annotator=annotator)
+    assert state.day_sensitive_seconds == 30
+    assert state.day_category_seconds == {"hate": "30.000", "violence": "30.000"}
+    with time_machine.travel(T0 + s(30), tick=False):
+        standing = client_for(annotator).get("/api/heartbeat/").json()
+    assert standing["sensitive_seconds_today"] == "30.000"

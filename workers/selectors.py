@@ -1,0 +1,35 @@
+"""Read queries of workers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+
+from labeling.models import Category
+from workers.models import Consent
+
+
+def consent_of(*, annotator, project) -> dict[str, Any]:
+    """The project's possible content (its declared categories, and any its tasks carry) and
+    what the annotator agreed to see."""
+    row = (
+        Consent.objects.filter(annotator=annotator, project=project)
+        .values_list("categories", flat=True)
+        .first()
+    )
+    consented = set(row or [])
+    names = dict(Category.choices)
+    declared = list(project.content_categories or [])
+    return {
+        "project": project.pk,
+        "categories": [
+            {"name": name, "label": str(names[name]), "consented": name in consented}
+            for name in Category.values
+            if name in declared or name in consented
+        ],
+        "consented": sorted(consented),
+        # Whether the annotator has answered at all (agreeing to nothing is an answer).
+        "decided": row is not None,
+        "support": settings.FAIRLABEL_SUPPORT_CONTACT,
+    }
