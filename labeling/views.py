@@ -310,6 +310,9 @@ def label(request, project_id: int):
             "support": _("Support:"),
             "stoppedSensitive": _("No more sensitive tasks for you today."),
             "flagged": _("Flagged: this task now carries the warning for everyone."),
+            "hiddenChoose": _(
+                "This content is hidden: show it, or pick a label yourself, before submitting."
+            ),
         },
     }
     return render(

@@ -477,7 +477,11 @@
     const data = task.task.data || {};
     const text = typeof data.text === "string" ? data.text : "";
     if (task.protect && task.protect.hide_text && !ui.revealed) {
-      view.append(sensitiveCover(T.sensitiveText, () => { ui.revealed = true; rerenderText(); }));
+      view.append(sensitiveCover(T.sensitiveText, () => {
+        ui.revealed = true;
+        ui.seen = true;
+        rerenderText();
+      }));
       return;
     }
     if (task.protect && task.protect.hide_text) {
@@ -678,6 +682,15 @@
     if (TYPE === "image_classification" && protectedView) {
       img.addEventListener("click", toggleReveal);
     }
+    if (protectedView) {
+      // Revealed while the pointer rests on it (mouse or pen), blurred again when it leaves.
+      canvas.addEventListener("pointerenter", (e) => {
+        if (e.pointerType !== "touch" && !ui.revealed) toggleReveal();
+      });
+      canvas.addEventListener("pointerleave", (e) => {
+        if (e.pointerType !== "touch" && ui.revealed) toggleReveal();
+      });
+    }
     if (TYPE === "image_boxes") {
       const overlay = el("div", { class: "overlay", id: "overlay", "data-testid": "overlay" });
       overlay.addEventListener("pointerdown", onPointerDown);
@@ -696,8 +709,13 @@
     requestAnimationFrame(() => setZoom(null));
   }
 
+  function hiddenUnseen() {
+    return Boolean(task && task.protect && task.protect.sensitive && !ui.seen);
+  }
+
   function toggleReveal() {
     ui.revealed = !ui.revealed;
+    if (ui.revealed) ui.seen = true;
     const canvas = $("canvas");
     const button = $("reveal-btn");
     if (canvas) canvas.classList.toggle("revealed", ui.revealed);
@@ -881,10 +899,19 @@
     const onLabelButton = onControl && onControl.classList.contains("label-btn");
 
     if (key === "Enter") {
-      if (onControl && !onLabelButton) return; // Enter presses links and other buttons
+      // Enter presses links and other buttons, except the "Show" of a hidden task once a label
+      // was chosen: then it submits that explicit choice.
+      const onReveal = onControl && onControl.id === "reveal-btn" && undoStack.length > 0;
+      if (onControl && !onLabelButton && !onReveal) return;
       e.preventDefault();
       if (!task && !busy && $("task-view").querySelector(".refusal")) { loadNext(); return; }
       if (!task && !busy && $("start-btn")) { $("start-btn").click(); return; }
+      if (hiddenUnseen() && undoStack.length === 0) {
+        // Never submit, by a key, what nobody chose: the content was not seen and nothing was
+        // picked (a suggestion or an empty answer stays unsent).
+        say(T.hiddenChoose, "error");
+        return;
+      }
       submit();
       return;
     }

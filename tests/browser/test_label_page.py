@@ -372,3 +372,47 @@ def test_label_page_with_a_task_loaded_is_accessible(page):
     _drag(page, (canvas["x"] + 50, canvas["y"] + 50), (canvas["x"] + 200, canvas["y"] + 150))
     _screenshot(page, "label-boxes.png")
     assert axe_violations(page) == []
+
+
+def test_a_key_never_submits_what_nobody_chose_on_a_hidden_task(page):
+    """A hidden sensitive text with a suggestion: Enter alone sends nothing; a label picked
+    without showing the text is an explicit choice, and Enter (even on "Show") submits it."""
+    secret = "A hidden text."
+    project = _project(
+        TaskType.TEXT_CLASSIFICATION,
+        [
+            {
+                "data": {"text": secret},
+                "categories": ["violence"],
+                "predictions": [{"result": {"label": "neg"}}],
+            }
+        ],
+    )
+    annotator = _open(page, project)
+    page.evaluate("document.activeElement.blur()")  # not on the "Show" button
+    page.keyboard.press("Enter")
+    expect(page.get_by_test_id("status")).to_contain_text("This content is hidden")
+    assert _results(annotator) == []
+    assert secret not in page.locator("#task-view").inner_text()
+    page.get_by_role("button", name="Show", exact=True).focus()
+    page.keyboard.press("1")  # picked without seeing: an explicit choice
+    page.keyboard.press("Enter")  # on "Show", it submits the choice
+    _expect_done(page)
+    assert _results(annotator) == [{"label": "pos"}]
+
+
+def test_a_blurred_image_is_revealed_under_the_pointer_and_blurred_again_after(page):
+    project = _project(
+        TaskType.IMAGE_CLASSIFICATION, [{"data": {"image": IMAGE}, "categories": ["gore"]}]
+    )
+    _open(page, project)
+    canvas = page.get_by_test_id("canvas")
+    clear = "document.getElementById('canvas').classList.contains('revealed')"
+    filter_of = "getComputedStyle(document.querySelector('.task-image')).filter"
+    assert "blur(0px)" not in page.evaluate(filter_of) and not page.evaluate(clear)
+    canvas.hover()
+    page.wait_for_function(clear)
+    page.wait_for_function(f"{filter_of}.includes('blur(0px)')")
+    page.mouse.move(5, 5)
+    page.wait_for_function(f"!{clear}")
+    assert "blur(0px)" not in page.evaluate(filter_of)
