@@ -21,6 +21,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from fairlabel.errors import DomainError
+from labeling.categories import effective_categories
 from labeling.models import Annotation, Assignment, Category, Project, Task, TaskType
 from labeling.policies import (
     DispatchContext,
@@ -42,7 +43,7 @@ def assignment_lifetime() -> timedelta:
 
 
 def task_categories(*, task: Task, project: Project) -> list[str]:
-    return list(project.content_categories if task.categories is None else task.categories)
+    return effective_categories(task.categories, project.content_categories)
 
 
 def task_protect(*, task: Task, project: Project) -> dict[str, bool]:
@@ -126,6 +127,8 @@ def assignment_next(
                 raise
         except _HoldsOpenAssignment:
             pass
+        except _ClaimAgain:
+            continue
         # A concurrent request of the same annotator claimed first: return that one, or release
         # it if it expired and claim again.
         with transaction.atomic():
@@ -164,12 +167,21 @@ def _holds_open_conflict(exc: IntegrityError) -> bool:
 
 def _refuse_if_others_remain(*, annotator, project: Project, restriction: Restriction) -> None:
     """Nothing is left under the restriction: if tasks remain without it, answer its refusal
-    (409 with until), not 204 "nothing left"."""
+    (409 with until), not 204 "nothing left". A task the restriction allows after all was
+    locked by a concurrent claim a moment ago: claim again instead of refusing."""
     for sql, params in _claim_statements(
         annotator_id=annotator.pk, project=project, restriction=Restriction()
     ):
-        if next(iter(Task.objects.raw(sql, params)), None) is not None:
-            raise (restriction.refusal or _RESTRICTED).as_error()
+        found = next(iter(Task.objects.raw(sql, params)), None)
+        if found is None:
+            continue
+        if restriction.allows(task_categories(task=found, project=project)):
+            raise _ClaimAgain
+        raise (restriction.refusal or _RESTRICTED).as_error()
+
+
+class _ClaimAgain(Exception):
+    """A task the restriction allows freed up during the claim: try once more."""
 
 
 _RESTRICTED = Refusal(

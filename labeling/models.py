@@ -88,7 +88,9 @@ class Project(models.Model):
 
     @property
     def is_sensitive(self) -> bool:
-        return bool(self.content_categories)
+        from labeling.categories import is_sensitive
+
+        return is_sensitive(None, self.content_categories)
 
 
 class Task(models.Model):
@@ -128,6 +130,13 @@ class Task(models.Model):
                 fields=["project", "slots_free", "id"],
                 condition=Q(slots_free__gt=0),
                 name="task_dispatch_idx",
+            ),
+            # The same walk over safe tasks only: a restricted annotator (no sensitive work left
+            # today, no consent) is served at the same cost however sensitive the project is.
+            models.Index(
+                fields=["project", "slots_free", "id"],
+                condition=Q(slots_free__gt=0, is_sensitive=False),
+                name="task_dispatch_safe_idx",
             ),
             models.Index(fields=["project", "annotation_count"], name="task_progress_idx"),
             # Exports and task lists walk a project's tasks in id order by keyset.

@@ -15,6 +15,7 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from fairlabel.errors import DomainError
+from labeling.categories import is_sensitive
 from labeling.models import Project, TaskType
 from labeling.policies import publish_checks
 from labeling.results import REQUIRED_FIELD, categories_normalize, labels_normalize
@@ -163,9 +164,10 @@ def project_update(*, project: Project, **changes: Any) -> Project:
         elif new_overlap < old_overlap:
             # No open assignment: the slots held are exactly the counted annotations.
             locked.tasks.update(slots_free=Greatest(new_overlap - F("annotation_count"), 0))
-        if bool(old_categories) != bool(locked.content_categories):
+        if is_sensitive(None, old_categories) != is_sensitive(None, locked.content_categories):
+            # Tasks without categories of their own carry the project's.
             locked.tasks.filter(categories__isnull=True).update(
-                is_sensitive=bool(locked.content_categories)
+                is_sensitive=is_sensitive(None, locked.content_categories)
             )
     return locked
 

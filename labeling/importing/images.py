@@ -22,6 +22,7 @@ from django.db import transaction
 from django.urls import reverse
 from PIL import Image, UnidentifiedImageError
 
+from labeling.categories import is_sensitive
 from labeling.importing.loader import (
     ErrorList,
     ImportOutcome,
@@ -114,6 +115,7 @@ def images_import(
         with transaction.atomic(), sink_for(project) as sink:
             project_hold(project)
             sink.slots = project.annotations_per_task
+            sensitive = is_sensitive(None, project.content_categories)
             for number, info in enumerate(members if not errors.count else [], 1):
                 name = info.filename
                 read += info.compress_size
@@ -157,7 +159,7 @@ def images_import(
                 )
                 width, height = measured
                 data = {"image": url, "name": name, "width": width, "height": height}
-                sink.add(None, orjson.dumps(data), None, project.is_sensitive, None)
+                sink.add(None, orjson.dumps(data), None, sensitive, None)
                 if len(sink.rows) >= 1000:
                     sink.flush()
                 now = time.monotonic()

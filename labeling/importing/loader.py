@@ -16,6 +16,7 @@ import orjson
 from django.conf import settings
 from django.db import connection, transaction
 
+from labeling.categories import is_sensitive
 from labeling.exporting.formats import FORMULA_START  # what the CSV export escapes
 from labeling.importing import parsers
 from labeling.importing.parsers import ByteCounter, FileError, RowError
@@ -455,7 +456,8 @@ def tasks_import(
         with transaction.atomic(), sink_for(project) as sink:
             project_hold(project)
             sink.slots = project.annotations_per_task
-            project_sensitive = project.is_sensitive
+            project_categories = project.content_categories
+            project_sensitive = is_sensitive(None, project_categories)
             add_plain = sink.add_plain
             pending = sink.rows
             try:
@@ -520,7 +522,7 @@ def tasks_import(
                             ext,
                             blob,
                             None if categories is None else dumps(categories),
-                            bool(categories) if categories is not None else project_sensitive,
+                            is_sensitive(categories, project_categories),
                             None if predictions is None else dumps(predictions),
                         )
                     if len(pending) >= BATCH_ROWS or len(batch_ids) >= BATCH_ROWS:

@@ -107,10 +107,11 @@ def test_every_claim_query_walks_the_partial_index_on_a_large_project(owner, ann
             annotator=annotator, project=project, restriction=restriction
         )
         assert len(querysets) == 3
+        index = "task_dispatch_safe_idx" if restriction.safe_only else "task_dispatch_idx"
         for queryset in querysets:
             with transaction.atomic():
                 plan = queryset[:1].explain()
-            assert "task_dispatch_idx" in plan, plan
+            assert index in plan, plan
             assert "Seq Scan on labeling_task" not in plan, plan
             assert "Sort" not in plan, plan  # the index gives the order
 
@@ -170,3 +171,30 @@ def test_a_real_worker_runs_the_expiry_job_and_the_slot_returns(owner, make_user
     assert Task.objects.get().slots_free == 1
     served = dispatch.assignment_next(annotator=waiting, project=project)
     assert served.task_id == abandoned.task_id
+
+
+def test_a_safe_only_claim_walks_the_safe_index_on_a_mostly_sensitive_project(owner, annotator):
+    """99% of 20,000 tasks are sensitive; an annotator with no sensitive work left today may
+    take only the other 1%: its claim walks task_dispatch_safe_idx and meets safe tasks only."""
+    project = project_factory(owner, tasks=1, publish=True, content_categories=["gore"])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO labeling_task (project_id, data, is_sensitive, slots_free, "
+            "annotation_count, created_at) SELECT %s, jsonb_build_object('text', 'task ' || g), "
+            "g %% 100 <> 0, 1, 0, now() FROM generate_series(1, 20000) AS g",
+            [project.pk],
+        )
+        cursor.execute("ANALYZE labeling_task")
+    for queryset in dispatch.claim_querysets(
+        annotator=annotator, project=project, restriction=Restriction(safe_only=True)
+    ):
+        with transaction.atomic():
+            plan = queryset[:1].explain(analyze=True)
+        assert "task_dispatch_safe_idx" in plan, plan
+        assert "Seq Scan on labeling_task" not in plan, plan
+        assert "Rows Removed by Filter" not in plan, plan  # never walks past sensitive tasks
+    with transaction.atomic():
+        served = dispatch.claim_querysets(
+            annotator=annotator, project=project, restriction=Restriction(safe_only=True)
+        )[0].first()
+    assert served is not None and not served.is_sensitive
