@@ -76,10 +76,16 @@ def setup_django() -> None:
     import django
 
     django.setup()
+    from django.conf import settings
+
+    # Bench users sign in by token: a slow password hash only delays the set-up.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
-def load_project(owner, *, size: int, overlap: int):
-    """A published text project of `size` tasks, inserted by the database itself."""
+def load_project(owner, *, size: int, overlap: int, sensitive_share: float = 0.0):
+    """A published text project of `size` tasks, inserted by the database itself. With a
+    `sensitive_share`, the project declares `gore` and that share of its tasks carry it (the
+    others are marked safe)."""
     from django.db import connection
 
     from labeling.services import project_create, project_publish
@@ -92,16 +98,30 @@ def load_project(owner, *, size: int, overlap: int):
         price_per_task="0.10",
         estimated_seconds_per_task=20,
         annotations_per_task=overlap,
+        content_categories=["gore"] if sensitive_share else [],
     )
+    # Every 1/(1-share)-th task is safe (categories []), the others inherit the project's.
+    every = round(1 / (1 - sensitive_share)) if sensitive_share else 0
     with connection.cursor() as cursor:
         cursor.execute(
-            "INSERT INTO labeling_task (project_id, data, is_sensitive, slots_free, "
+            "INSERT INTO labeling_task (project_id, data, categories, is_sensitive, slots_free, "
             "annotation_count, created_at) SELECT %s, jsonb_build_object('text', "
             "'Review number ' || g || ': the battery lasts all day and the screen is sharp.'),"
-            " false, %s, 0, now() FROM generate_series(1, %s) AS g",
-            [project.pk, overlap, size],
+            " CASE WHEN %s > 0 AND g %% %s = 0 THEN '[]'::jsonb END,"
+            " %s > 0 AND g %% GREATEST(%s, 1) <> 0, %s, 0, now() FROM generate_series(1, %s) AS g",
+            [project.pk, every, max(every, 1), every, every, overlap, size],
         )
     return project_publish(project=project)
+
+
+def _consent_all(token: str, project) -> None:
+    from rest_framework.authtoken.models import Token
+
+    from labeling.models import Category
+    from workers.services import consent_set
+
+    user = Token.objects.get(key=token).user
+    consent_set(annotator=user, project=project, categories=list(Category.values))
 
 
 def make_annotators(count: int) -> list[str]:
@@ -417,13 +437,20 @@ def main() -> None:
     from tests.factories import user_factory
 
     if args.reuse and Project.objects.exists():
-        projects = {(p.annotations_per_task, p.tasks.count()): p for p in Project.objects.all()}
+        projects = {
+            (0 if p.content_categories else p.annotations_per_task, p.tasks.count()): p
+            for p in Project.objects.all()
+        }
     else:
         owner = user_factory("owner", username=f"bench-owner-{uuid.uuid4().hex[:6]}")
         projects = {}
         for size in [*sizes, 10_000]:
             overlap = 3 if (size == 10_000 and (1, 10_000) in projects) else 1
             projects[(overlap, size)] = load_project(owner, size=size, overlap=overlap)
+        # 99% sensitive: annotators without consent may take only the other 1%.
+        projects[(0, max(sizes))] = load_project(
+            owner, size=max(sizes), overlap=1, sensitive_share=0.99
+        )
         with connection.cursor() as cursor:
             cursor.execute("VACUUM ANALYZE labeling_task")
     print(
@@ -432,6 +459,8 @@ def main() -> None:
     )
     tokens = make_annotators(len(sizes) + 1 + args.clients)
     off_tokens = make_annotators(1 + args.clients)
+    restricted_tokens = make_annotators(2)
+    _consent_all(restricted_tokens[1], projects[(0, max(sizes))])
     before = counted_annotations([p.pk for p in projects.values()])
     connection.close()
 
@@ -456,6 +485,14 @@ def main() -> None:
         )
         created += page["created"]
         bare = calibrate(args.port, tokens[len(sizes) + 1 :], min(args.seconds, 5))
+        mostly_sensitive = projects[(0, max(sizes))]
+        restricted = one_client(
+            args.port, restricted_tokens[0], mostly_sensitive.pk, args.cycles, args.warmup
+        )
+        consenting = one_client(
+            args.port, restricted_tokens[1], mostly_sensitive.pk, args.cycles, args.warmup
+        )
+        created += restricted["created"] + consenting["created"]
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -497,6 +534,12 @@ def main() -> None:
         f"a cycle): {page['per_second']:.0f} cycles/s ({page['cycles']} cycles; p50 "
         f"{page['next_p50']:.1f}ms p95 {page['next_p95']:.1f}ms)"
         + (f"; errors: {page['errors']}" if page["errors"] else "")
+    )
+    print(
+        f"\n{max(sizes):,} tasks, 99% sensitive: next p95 {restricted['next_p95']:.2f}ms for an "
+        f"annotator who may take only the safe 1% (no consent) / {consenting['next_p95']:.2f}ms "
+        f"for one who consented to all ({restricted['next_p95'] / consenting['next_p95']:.2f}x, "
+        "target <= 1.5x)"
     )
     gated = rows[len(sizes) - 1][1]
     print(
