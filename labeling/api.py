@@ -183,6 +183,7 @@ class TaskDetailApi(APIView):
                 "categories": serializers.ListField(),
                 "annotation_count": serializers.IntegerField(),
                 "annotations": serializers.ListField(child=serializers.JSONField()),
+                "flags": serializers.ListField(child=serializers.JSONField()),
             },
         )
     )
@@ -197,6 +198,7 @@ class TaskDetailApi(APIView):
                 "categories": dispatch.task_categories(task=task, project=project),
                 "annotation_count": task.annotation_count,
                 "annotations": selectors.task_annotations(task),
+                "flags": selectors.task_flags(task),
             }
         )
 

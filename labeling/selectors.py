@@ -161,3 +161,19 @@ def annotator_today(*, annotator, tz_name: str = "UTC") -> dict[str, Any]:
 def annotator_started(*, annotator, project: Project) -> bool:
     """Whether the annotator was ever served a task of this project."""
     return Assignment.objects.filter(annotator=annotator, project=project).exists()
+
+
+def task_flags(task: Task) -> list[dict[str, Any]]:
+    """Who flagged the task as disturbing (by pseudonym), with what, when."""
+    from labeling.models import TaskFlag
+
+    flags = list(TaskFlag.objects.filter(task=task).order_by("created_at", "id"))
+    names = pseudonyms_for(sorted({f.annotator_id for f in flags}))
+    return [
+        {
+            "annotator": names[f.annotator_id],
+            "category": f.category,
+            "created_at": f.created_at.isoformat(),
+        }
+        for f in flags
+    ]

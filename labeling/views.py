@@ -148,6 +148,7 @@ def task_detail(request, project_id: int, task_id: int):
             "task": task,
             "categories": task_categories(task=task, project=project),
             "annotations": selectors.task_annotations(task),
+            "flags": selectors.task_flags(task),
         },
     )
 

@@ -247,3 +247,19 @@ def test_sensitive_time_is_counted_per_category_in_the_standing(owner, annotator
     with time_machine.travel(T0 + s(30), tick=False):
         standing = client_for(annotator).get("/api/heartbeat/").json()
     assert standing["sensitive_seconds_today"] == "30.000"
+
+
+def test_owners_see_flags_and_sensitive_content_protected(client, owner, make_user, client_for):
+    project = mixed_project(owner, sensitive=1, safe=1)
+    annotator = make_user("annotator")
+    safe = next_at(annotator, project, T0)
+    assert not safe.task.is_sensitive
+    task_flag(annotator=annotator, assignment_id=safe.pk, category="hate", now=T0)
+    client.force_login(owner)
+    page = client.get(f"/projects/{project.pk}/tasks/{safe.task_id}/").content.decode()
+    assert 'data-testid="flags"' in page and "hate" in page
+    assert 'data-testid="protected-text"' in page  # hidden behind its warning
+    assert annotator.username not in page
+    body = client_for(owner).get(f"/api/projects/{project.pk}/tasks/{safe.task_id}/").json()
+    assert [f["category"] for f in body["flags"]] == ["hate"]
+    assert body["categories"] == ["hate"]
