@@ -45,41 +45,7 @@
   const clamp = (v, lo, hi) => Math.min(hi, Math.max(lo, v));
   const round1 = (v) => Math.round(v * 10) / 10;
 
-  function el(tag, attrs = {}, ...children) {
-    const node = document.createElement(tag);
-    for (const [key, value] of Object.entries(attrs)) {
-      if (value === null || value === undefined || value === false) continue;
-      if (key === "class") node.className = value;
-      else if (key === "text") node.textContent = value;
-      else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
-      else node.setAttribute(key, value === true ? "" : value);
-    }
-    for (const child of children) if (child !== null && child !== undefined) node.append(child);
-    return node;
-  }
-
-  function csrfToken() {
-    try {
-      const headers = JSON.parse(document.body.getAttribute("hx-headers") || "{}");
-      if (headers["X-CSRFToken"]) return headers["X-CSRFToken"];
-    } catch (_) { /* fall back to the cookie */ }
-    const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-    return match ? decodeURIComponent(match[1]) : "";
-  }
-
-  async function api(url, body) {
-    const response = await fetch(url, {
-      method: "POST", credentials: "same-origin",
-      headers: { "Content-Type": "application/json", Accept: "application/json",
-                 "X-CSRFToken": csrfToken() },
-      body: body === undefined ? null : JSON.stringify(body),
-    });
-    let data = null;
-    if (response.status !== 204) {
-      try { data = await response.json(); } catch (_) { data = null; }
-    }
-    return { status: response.status, data };
-  }
+  const { el, post: api } = window.Fairlabel;
 
   const urlFor = (template, id) => template.replace("{id}", String(id));
 

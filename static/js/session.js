@@ -18,22 +18,7 @@
   let reading = Boolean(cfg.readingInstructions); // before the first task of a project
   let lastInput = Date.now();
 
-  function csrfToken() {
-    const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-    return match ? decodeURIComponent(match[1]) : "";
-  }
-
-  async function post(url, body) {
-    const response = await fetch(url, {
-      method: "POST", credentials: "same-origin",
-      headers: { "Content-Type": "application/json", Accept: "application/json",
-                 "X-CSRFToken": csrfToken() },
-      body: JSON.stringify(body || {}),
-    });
-    let data = null;
-    try { data = await response.json(); } catch (_) { data = null; }
-    return { status: response.status, data };
-  }
+  const { post } = window.Fairlabel;
 
   function hm(seconds) {
     const total = Math.max(0, Math.floor(Number(seconds) || 0));
