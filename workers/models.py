@@ -169,8 +169,9 @@ class WorkDay(models.Model):
     active_seconds = _seconds()
     instruction_seconds = _seconds()
     break_seconds = _seconds()
-    # Filled by the exposure capability.
+    # Time on tasks with content categories, in total and per category ({name: seconds}).
     sensitive_seconds = _seconds()
+    category_seconds = models.JSONField(default=dict, blank=True)
     tasks_done = models.PositiveIntegerField(default=0)
     first_at = models.DateTimeField(null=True, blank=True)
     last_at = models.DateTimeField(null=True, blank=True)

@@ -428,6 +428,8 @@ def work_days_rebuild(*, annotator_ids: list[int], first: date, last: date) -> i
                 "active_seconds": ZERO,
                 "instruction_seconds": ZERO,
                 "break_seconds": ZERO,
+                "sensitive_seconds": ZERO,
+                "category_seconds": {},
                 "tasks_done": 0,
                 "first_at": None,
                 "last_at": None,
@@ -446,6 +448,11 @@ def work_days_rebuild(*, annotator_ids: list[int], first: date, last: date) -> i
                 if first <= day <= last:
                     row = days[day]
                     row[field] += share
+                    if span.sensitive:
+                        row["sensitive_seconds"] += share
+                        per = row["category_seconds"]
+                        for name in span.categories or []:
+                            per[name] = str(Decimal(per.get(name, "0")) + share)
                     row["first_at"] = min(filter(None, [row["first_at"], a]))
                     row["last_at"] = max(filter(None, [row["last_at"], b]))
         for taken in Break.objects.filter(

@@ -247,6 +247,13 @@ def test_sensitive_time_is_counted_per_category_in_the_standing(owner, annotator
     with time_machine.travel(T0 + s(30), tick=False):
         standing = client_for(annotator).get("/api/heartbeat/").json()
     assert standing["sensitive_seconds_today"] == "30.000"
+    # The daily roll-up rebuilds the same figures from the raw records.
+    services.work_days_rebuild(annotator_ids=[annotator.pk], first=T0.date(), last=T0.date())
+    from workers.models import WorkDay
+
+    day = WorkDay.objects.get(annotator=annotator)
+    assert day.sensitive_seconds == 30
+    assert day.category_seconds == {"hate": "30.000", "violence": "30.000"}
 
 
 def test_owners_see_flags_and_sensitive_content_protected(client, owner, make_user, client_for):
