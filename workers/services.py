@@ -90,7 +90,13 @@ def work_activity_record(
             state.session = WorkSession.objects.create(annotator_id=annotator_id, started_at=now)
             state.span = None
             credit, credit_from = ZERO, now
-        if gap is not None and gap >= seconds_of(minutes(policies["FAIRLABEL_BREAK_MINUTES"])):
+        # A pause as long as the break the stretch would earn is that break, taken freely.
+        rest_name = (
+            "FAIRLABEL_SENSITIVE_BREAK_MINUTES"
+            if state.stretch_sensitive
+            else "FAIRLABEL_BREAK_MINUTES"
+        )
+        if gap is not None and gap >= seconds_of(minutes(policies[rest_name])):
             state.stretch_seconds, state.stretch_sensitive = ZERO, False
         today_credit = _count_day_and_week(state, now=now, credit=credit, tz=tz)
         if sensitive and today_credit > 0:
