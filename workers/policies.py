@@ -111,7 +111,7 @@ def standing_of(state: WorkState | None, *, now: datetime, tz: tzinfo, policies:
             )
         )
     earliest_next_day = max(day_start(today + timedelta(days=1), tz), state.last_beat_at + rest)
-    if today_seconds >= hours(policies["FAIRLABEL_DAILY_HOURS"]).total_seconds():
+    if today_seconds >= seconds_of(hours(policies["FAIRLABEL_DAILY_HOURS"])):
         refusals.append(
             Refusal(
                 code="daily_limit",
@@ -120,7 +120,7 @@ def standing_of(state: WorkState | None, *, now: datetime, tz: tzinfo, policies:
                 until=earliest_next_day,
             )
         )
-    if week_seconds >= hours(policies["FAIRLABEL_WEEKLY_HOURS"]).total_seconds():
+    if week_seconds >= seconds_of(hours(policies["FAIRLABEL_WEEKLY_HOURS"])):
         next_week = day_start(week_of(today) + timedelta(days=7), tz)
         refusals.append(
             Refusal(
@@ -167,8 +167,8 @@ def _rest(until: datetime) -> Refusal:
 
 def break_due(state: WorkState, policies: dict) -> tuple[str, timedelta] | None:
     """The break the stretch or the day has earned, if any: (kind, length)."""
-    if not state.day_long_break and state.day_seconds >= Decimal(
-        hours(policies["FAIRLABEL_LONG_BREAK_AT_HOURS"]).total_seconds()
+    if not state.day_long_break and state.day_seconds >= seconds_of(
+        hours(policies["FAIRLABEL_LONG_BREAK_AT_HOURS"])
     ):
         return "long", minutes(policies["FAIRLABEL_LONG_BREAK_MINUTES"])
     if state.stretch_sensitive:
