@@ -77,7 +77,11 @@ def rule_paths_check(app_configs, **kwargs) -> list[Error]:
                         id="fairlabel.E004",
                     )
                 )
-    for setting in ("FAIRLABEL_PUBLISH_CHECKS", "FAIRLABEL_RULE_SECTIONS"):
+    for setting in (
+        "FAIRLABEL_PUBLISH_CHECKS",
+        "FAIRLABEL_RULE_SECTIONS",
+        "FAIRLABEL_TASK_ACCESS_CHECKS",
+    ):
         for path in getattr(settings, setting):
             found = _import(setting, path, errors)
             if found is not None and not callable(found):

@@ -428,3 +428,25 @@ def publish_has_tasks_check(*, project) -> DomainError | None:
 
 def publish_checks() -> tuple[Callable, ...]:
     return _load(tuple(settings.FAIRLABEL_PUBLISH_CHECKS))  # type: ignore[return-value]
+
+
+def task_access_checks() -> tuple[Callable, ...]:
+    return _load(tuple(settings.FAIRLABEL_TASK_ACCESS_CHECKS))  # type: ignore[return-value]
+
+
+def image_task_allowed(*, user, project, url: str) -> bool:
+    """Whether an annotator may see an imported image: it holds or held an assignment of the
+    task showing it, and every check named in FAIRLABEL_TASK_ACCESS_CHECKS agrees (the exposure
+    rules: consent for the task's categories)."""
+    from labeling.models import Assignment
+
+    assignment = (
+        Assignment.objects.filter(annotator=user, project=project, task__data__image=url)
+        .select_related("task")
+        .first()
+    )
+    if assignment is None:
+        return False
+    return all(
+        check(user=user, project=project, task=assignment.task) for check in task_access_checks()
+    )

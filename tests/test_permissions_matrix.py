@@ -55,7 +55,8 @@ pytestmark = pytest.mark.django_db
 
 # --- the actors -------------------------------------------------------------------------------
 ACTORS = ("anon", "annotator", "annotator_b", "owner", "other_owner", "auditor", "admin")
-# annotator:   holds the open assignment {a_open} and submitted an annotation in {pub}
+# annotator:   holds the open assignment {a_open} and submitted an annotation in {pub}; holds
+#              the task of {img_pub}, so it may see its image (annotator_b may not)
 # annotator_b: another annotator; also submitted one annotation in {pub}
 # owner:       owns {pub}, {draft}, {img_pub}, {img_draft}, the import and the export job
 # other_owner: an owner of another project only
@@ -159,7 +160,7 @@ MATRIX: list[tuple] = [
     ("projects/<int:project_id>/imports/",            "POST",  "/projects/{pub}/imports/",            "jsonl",      LOGIN,     403,       403,       302,   404,        403,     302),  # noqa: E501
     ("projects/<int:project_id>/imports/latest/",     "GET",   "/projects/{img_draft}/imports/latest/", _,          LOGIN,     403,       403,       200,   404,        403,     200),  # noqa: E501
     ("imports/<int:job_id>/status/",                  "GET",   "/imports/{import}/status/",           _,            LOGIN,     403,       403,       200,   404,        403,     200),  # noqa: E501
-    ("media-protected/<int:project_id>/<str:token>/<path:name>", "GET", "{img_pub_url}",              _,            LOGIN,     200,       200,       200,   404,        200,     200),  # noqa: E501
+    ("media-protected/<int:project_id>/<str:token>/<path:name>", "GET", "{img_pub_url}",              _,            LOGIN,     200,       404,       200,   404,        200,     200),  # noqa: E501
     ("media-protected/<int:project_id>/<str:token>/<path:name>", "GET", "{img_draft_url}",            _,            LOGIN,     404,       404,       200,   404,        200,     200),  # noqa: E501
     # --- pages: exports ------------------------------------------------------------------------
     ("projects/<int:project_id>/exports/",            "GET",   "/projects/{pub}/exports/",            _,            LOGIN,     403,       403,       200,   404,        403,     200),  # noqa: E501
@@ -240,6 +241,8 @@ class World:
             assert job.status == JobStatus.DONE, job.errors
             if key == "img_pub":
                 project = project_publish(project=project)
+                # Holds its task: the only annotator who may see its image.
+                assignment_next(annotator=annotator, project=project)
             images[key], jobs[key] = project, job
 
         with TestCase.captureOnCommitCallbacks(execute=True):

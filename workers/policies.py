@@ -205,6 +205,23 @@ def working_time_gate(context: DispatchContext) -> Refusal | None:
     return standing_of(state, now=context.now, tz=context.tz, policies=context.policies).refusal
 
 
+def consent_covers(*, user, project, task) -> bool:
+    """FAIRLABEL_TASK_ACCESS_CHECKS: an annotator sees a task's content only with consent for
+    every one of its categories (withdrawing consent withdraws access at once)."""
+    from labeling.dispatch import task_categories
+    from workers.models import Consent
+
+    categories = set(task_categories(task=task, project=project))
+    if not categories:
+        return True
+    consented = (
+        Consent.objects.filter(annotator=user, project=project)
+        .values_list("categories", flat=True)
+        .first()
+    )
+    return categories <= set(consented or [])
+
+
 def category_caps(policies: dict) -> dict[str, Decimal]:
     """Optional per-category daily caps in hours, from FAIRLABEL_CATEGORY_DAILY_HOURS
     ("gore=1,sexual=2")."""

@@ -265,6 +265,12 @@ FAIRLABEL_PROTECTION_GATES = [
     "workers.policies.exposure_gate",
 ]
 FAIRLABEL_PROTECTION_HOOKS = ["workers.policies.WorkingTimeHooks"]
+# Who may see a task's content besides its project's owner and auditors: an annotator who holds
+# or held it, if every check here agrees (consent for its categories).
+FAIRLABEL_TASK_ACCESS_CHECKS = env_list(
+    "FAIRLABEL_TASK_ACCESS_CHECKS", ["workers.policies.consent_covers"]
+)
+FAIRLABEL_PROTECTION_ACCESS_CHECKS = ["workers.policies.consent_covers"]
 # Each app's section of the rules page ("the rules that apply to me"), in order.
 FAIRLABEL_RULE_SECTIONS = env_list(
     "FAIRLABEL_RULE_SECTIONS",

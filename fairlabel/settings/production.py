@@ -33,6 +33,11 @@ WHITENOISE_USE_FINDERS = False
 # The rules that protect annotators are not optional in production.
 _missing = [g for g in FAIRLABEL_PROTECTION_GATES if g not in FAIRLABEL_DISPATCH_GATES]  # noqa: F405
 _missing += [h for h in FAIRLABEL_PROTECTION_HOOKS if h not in FAIRLABEL_ASSIGNMENT_HOOKS]  # noqa: F405
+_missing += [
+    c
+    for c in FAIRLABEL_PROTECTION_ACCESS_CHECKS  # noqa: F405
+    if c not in FAIRLABEL_TASK_ACCESS_CHECKS  # noqa: F405
+]
 if _missing:
     raise ImproperlyConfigured(
         "FAIRLABEL_DISPATCH_GATES / FAIRLABEL_ASSIGNMENT_HOOKS lack the protection rules: "

@@ -649,11 +649,19 @@
       img.addEventListener("click", toggleReveal);
     }
     if (protectedView) {
-      // Revealed while the pointer rests on it (mouse or pen), blurred again when it leaves.
-      canvas.addEventListener("pointerenter", (e) => {
-        if (e.pointerType !== "touch" && !ui.revealed) toggleReveal();
+      // Revealed while the pointer moves on it (mouse or pen), blurred again when it leaves. A
+      // pointer that merely rests where the next image appears reveals nothing.
+      // (The browser also sends a move when the page changes under a still pointer: only a
+      // move away from where the pointer was first seen counts.)
+      canvas.addEventListener("pointermove", (e) => {
+        if (e.pointerType === "touch" || ui.revealed || ui.drag) return;
+        if (!ui.hoverFrom) { ui.hoverFrom = { x: e.clientX, y: e.clientY }; return; }
+        if (Math.abs(e.clientX - ui.hoverFrom.x) + Math.abs(e.clientY - ui.hoverFrom.y) > 4) {
+          toggleReveal();
+        }
       });
       canvas.addEventListener("pointerleave", (e) => {
+        ui.hoverFrom = null;
         if (e.pointerType !== "touch" && ui.revealed) toggleReveal();
       });
     }

@@ -489,16 +489,19 @@ def test_zip_of_images_becomes_tasks(run, image_project, client, annotator, audi
     assert client.get(url).status_code == 302  # to the log-in page
 
 
-def test_zip_images_are_shown_to_annotators_of_published_projects(
+def test_zip_images_are_shown_to_the_annotator_holding_the_task(
     run, owner, client, annotator, make_user
 ):
     project = project_factory(owner, task_type=TaskType.IMAGE_CLASSIFICATION)
     job = run(project, "pics.zip", make_zip({"a.png": png()}))
     url = project.tasks.get().data["image"]
+    from labeling.dispatch import assignment_next
     from labeling.services import project_publish
 
-    project_publish(project=project)
+    project = project_publish(project=project)
     client.force_login(annotator)
+    assert client.get(url).status_code == 404  # not given this task
+    assignment_next(annotator=annotator, project=project)
     assert client.get(url).status_code == 200
     client.force_login(make_user("owner"))
     assert client.get(url).status_code == 404

@@ -270,3 +270,53 @@ def test_owners_see_flags_and_sensitive_content_protected(client, owner, make_us
     body = client_for(owner).get(f"/api/projects/{project.pk}/tasks/{safe.task_id}/").json()
     assert [f["category"] for f in body["flags"]] == ["hate"]
     assert body["categories"] == ["hate"]
+
+
+def _image_project(owner, categories):
+    import io
+    import zipfile
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.test import TestCase
+    from PIL import Image
+
+    from labeling.importing.services import import_job_create
+
+    project = project_factory(
+        owner, task_type="image_classification", content_categories=categories
+    )
+    png = io.BytesIO()
+    Image.new("RGB", (4, 3), "red").save(png, "PNG")
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("a.png", png.getvalue())
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        import_job_create(
+            project=project,
+            user=owner,
+            file=SimpleUploadedFile("pics.zip", archive.getvalue()),
+        )
+    Project.objects.filter(pk=project.pk).update(status=Project.Status.PUBLISHED)
+    project.refresh_from_db()
+    return project
+
+
+def test_an_image_is_served_to_the_annotator_holding_its_task_with_consent(
+    owner, make_user, client_for
+):
+    project = _image_project(owner, ["gore"])
+    url = project.tasks.get().data["image"]
+    holder, other = make_user("annotator"), make_user("annotator")
+    services.consent_set(annotator=holder, project=project, categories=["gore"])
+    assert client_for(holder).get(url).status_code == 404  # not served to it yet
+    next_at(holder, project, T0)
+    response = client_for(holder).get(url)  # the API client's token, no session
+    assert response.status_code == 200 and response["Content-Type"] == "image/png"
+    assert client_for(other).get(url).status_code == 404
+    assert client_for(owner).get(url).status_code == 200
+    # Withdrawing consent withdraws access at once.
+    services.consent_set(annotator=holder, project=project, categories=[])
+    assert client_for(holder).get(url).status_code == 404
+    from rest_framework.test import APIClient
+
+    assert APIClient().get(url, HTTP_AUTHORIZATION="Token nope").status_code == 401
