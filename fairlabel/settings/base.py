@@ -205,6 +205,21 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# --- Jobs that survive a dead worker or broker (labeling/jobs/__init__.py) ----------------
+# A running job's lease on its row, renewed every quarter of it; a job whose worker died runs
+# again within lease + sweep interval. Failed after this many runs whose worker died.
+FAIRLABEL_JOB_LEASE_SECONDS = env_decimal("FAIRLABEL_JOB_LEASE_SECONDS", "60")
+FAIRLABEL_JOB_SWEEP_SECONDS = env_decimal("FAIRLABEL_JOB_SWEEP_SECONDS", "30")
+FAIRLABEL_JOB_MAX_ATTEMPTS = env_int("FAIRLABEL_JOB_MAX_ATTEMPTS", 3)
+# Tests give each real worker its own queue, so that jobs the sweep publishes reach it.
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "celery")
+# Queue again the jobs whose lease lapsed (worker killed), and publish the jobs the broker was
+# down for (outbox). Idempotent: a job published twice runs once.
+CELERY_BEAT_SCHEDULE["sweep-jobs"] = {
+    "task": "labeling.jobs_sweep",
+    "schedule": timedelta(microseconds=int(FAIRLABEL_JOB_SWEEP_SECONDS * 1_000_000)),
+}
+
 # --- Fairlabel policies (DESIGN.md "Policy settings"; sources in SOURCES.md) ----------------
 FAIRLABEL_CURRENCY = env_str("FAIRLABEL_CURRENCY", "USD")
 FAIRLABEL_FLOOR_HOURLY = env_decimal("FAIRLABEL_FLOOR_HOURLY", "12.00")

@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 from accounts.permissions import HasRole
 from accounts.roles import Role
 from labeling.exporting import selectors, services
+from labeling.jobs.api import ATTEMPTS_HELP, ENQUEUED_HELP
 from labeling.models import ExportFormat, ExportJob, JobStatus
 from labeling.selectors import project_owned
 
@@ -38,7 +39,10 @@ class ExportOut(serializers.Serializer):
     exported = serializers.IntegerField()
     error = serializers.CharField()
     created_at = serializers.DateTimeField()
+    enqueued_at = serializers.DateTimeField(allow_null=True, help_text=ENQUEUED_HELP)
+    started_at = serializers.DateTimeField(allow_null=True)
     finished_at = serializers.DateTimeField(allow_null=True)
+    attempts = serializers.IntegerField(help_text=ATTEMPTS_HELP)
     download_url = serializers.SerializerMethodField()
     provenance_url = serializers.SerializerMethodField()
     zip_url = serializers.SerializerMethodField()

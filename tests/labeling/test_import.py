@@ -897,13 +897,13 @@ def test_csv_columns_named_like_export_columns_are_data_in_other_files(owner):
     assert task.data == {"text": "hello", "agreement": "full", "annotations": "some notes"}
 
 
-def test_an_import_whose_worker_died_runs_again_once_past_its_time_limit(owner):
+def test_an_import_whose_worker_died_runs_again_once_its_lease_lapsed(owner):
     from datetime import timedelta
 
     from django.core.files.base import ContentFile
     from django.utils import timezone
 
-    from labeling.importing.services import IMPORT_HARD_LIMIT, import_job_run
+    from labeling.importing.services import import_job_run
     from labeling.models import ImportJob
 
     project = project_factory(owner)
@@ -913,12 +913,17 @@ def test_an_import_whose_worker_died_runs_again_once_past_its_time_limit(owner):
         format="jsonl",
         status="running",
         file=ContentFile(b'{"text": "a"}\n', name="t.jsonl"),
-        started_at=timezone.now() - timedelta(minutes=5),
+        started_at=timezone.now() - timedelta(hours=5),
+        lease_expires_at=timezone.now() + timedelta(seconds=30),
+        attempts=1,
+        total=7,  # what the dead run had read
     )
-    assert import_job_run(job_id=job.pk).status == "running"  # maybe still at work: left alone
+    assert import_job_run(job_id=job.pk).status == "running"  # its worker renews: left alone
     assert project.tasks.count() == 0
     ImportJob.objects.filter(pk=job.pk).update(
-        started_at=timezone.now() - IMPORT_HARD_LIMIT - timedelta(seconds=1)
+        lease_expires_at=timezone.now() - timedelta(seconds=1)
     )
-    assert import_job_run(job_id=job.pk).status == "done"
+    job = import_job_run(job_id=job.pk)
+    assert (job.status, job.total, job.imported, job.attempts) == ("done", 1, 1, 2)
+    assert job.lease_token is None
     assert project.tasks.count() == 1
