@@ -927,3 +927,95 @@ def test_an_import_whose_worker_died_runs_again_once_its_lease_lapsed(owner):
     assert (job.status, job.total, job.imported, job.attempts) == ("done", 1, 1, 2)
     assert job.lease_token is None
     assert project.tasks.count() == 1
+
+
+# --- messages that say what is wrong (issue 13) -------------------------------------------------
+def _nested_row(text: str, depth: int) -> bytes:
+    return b'{"text": "%s", "x": ' % text.encode() + b"[" * depth + b"]" * depth + b"}"
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "json"])
+def test_data_nested_too_deeply_is_reported_as_such(run, project, fmt):
+    rows = [
+        _nested_row("fine", 200),
+        _nested_row("deep", 600),  # the parser reads it; it cannot be stored
+        _nested_row("deeper", 1100),  # beyond the parser's limit
+    ]
+    content = b"\n".join(rows) if fmt == "jsonl" else b"[" + b",\n".join(rows) + b"]"
+    job = run(project, f"t.{fmt}", content)
+    assert job.status == "failed"
+    assert [line for line, _ in messages(job)] == [2, 3]
+    for _, message in messages(job):
+        assert message.startswith("nested too deeply"), message
+
+
+def _utf16_csv(encoding: str, bom: bytes) -> bytes:
+    return bom + 'id,text\nr1,"héllo, 世界"\nr2,second\n'.encode(encoding)
+
+
+@pytest.mark.parametrize(
+    ("encoding", "bom"),
+    [
+        ("utf-16-le", b"\xff\xfe"),  # Excel's "Unicode text", Notepad's "UTF-16 LE"
+        ("utf-16-be", b"\xfe\xff"),
+        ("utf-16-le", b""),  # no byte-order mark
+        ("utf-32-le", b"\xff\xfe\x00\x00"),
+    ],
+)
+def test_a_utf16_csv_is_read(run, project, encoding, bom):
+    job = run(project, "t.csv", _utf16_csv(encoding, bom))
+    assert job.status == "done", job.errors
+    tasks = list(project.tasks.order_by("id"))
+    assert [(t.external_id, t.data) for t in tasks] == [
+        ("r1", {"text": "héllo, 世界"}),
+        ("r2", {"text": "second"}),
+    ]
+
+
+def test_a_utf16_jsonl_in_small_reads_is_read(project):
+    """Decoding works across chunk boundaries, whatever the size of each read."""
+    from labeling.importing.loader import tasks_import
+
+    content = b"\xff\xfe" + jsonl(*({"text": f"ligne {n} é"} for n in range(300))).decode().encode(
+        "utf-16-le"
+    )
+
+    class Trickle(io.BytesIO):
+        def read(self, size=-1):
+            return super().read(7)
+
+    outcome = tasks_import(project=project, stream=Trickle(content), fmt="jsonl")
+    assert outcome.ok, outcome.errors
+    assert outcome.bytes_read == len(content)
+    assert project.tasks.order_by("id").last().data == {"text": "ligne 299 é"}
+
+
+def test_zip_members_with_backslash_paths_are_imported_as_folders(run, image_project):
+    job = run(
+        image_project,
+        "windows.zip",
+        make_zip(
+            {
+                "photos\\": b"",  # a folder entry
+                "photos\\cat.png": png(),
+                "photos\\2024\\dog.png": png("blue", (4, 4)),
+                "__MACOSX\\photos\\._cat.png": b"junk",
+                "photos\\.DS_Store": b"junk",
+            }
+        ),
+    )
+    assert job.status == "done", job.errors
+    names = list(image_project.tasks.order_by("id").values_list("data__name", flat=True))
+    assert names == ["photos/cat.png", "photos/2024/dog.png"]
+
+
+def test_zip_members_with_backslash_paths_that_climb_out_are_refused(run, image_project):
+    job = run(
+        image_project,
+        "bad.zip",
+        make_zip({"ok.png": png(), "..\\escape.png": png(), "a\\..\\..\\b.png": png()}),
+    )
+    assert job.status == "failed"
+    assert [line for line, _ in messages(job)] == ["..\\escape.png", "a\\..\\..\\b.png"]
+    assert all("unsafe path" in m for _, m in messages(job))
+    assert not image_project.tasks.exists()
