@@ -139,12 +139,11 @@ class JobClaim:
                     if not self.renew():
                         logger.warning("%s %s: lease taken over", self.job._meta.label, self.job.pk)
                         return
-                except DatabaseError:
+                except DatabaseError as exc:
+                    # SQLite while an import holds its write lock, or the database away for a
+                    # moment: try again at the next beat; the finish is fenced either way.
                     logger.warning(
-                        "%s %s: cannot renew the lease",
-                        self.job._meta.label,
-                        self.job.pk,
-                        exc_info=True,
+                        "%s %s: cannot renew the lease (%s)", self.job._meta.label, self.job.pk, exc
                     )
         finally:
             own.close()

@@ -204,3 +204,24 @@ def test_the_api_shows_whether_the_queue_took_the_job(
         response = client.post(f"/api/projects/{project.pk}/exports/", {"format": "jsonl"})
     assert response.status_code == 202
     assert (response.json()["status"], response.json()["enqueued_at"]) == ("pending", None)
+
+
+def test_the_pages_say_when_a_job_waits_for_the_queue(owner, client):
+    from django.urls import reverse
+
+    job = _import_job(owner)
+    export = ExportJob.objects.create(project=job.project, created_by=owner, format="jsonl")
+    client.force_login(owner)
+    import_page = reverse("labeling:import_status", args=[job.pk])
+    export_list = reverse("labeling:export_jobs", args=[job.project_id])
+    assert b'data-testid="import-waiting"' in client.get(import_page).content
+    assert b'data-testid="export-waiting"' in client.get(export_list).content
+    now = timezone.now()
+    ImportJob.objects.filter(pk=job.pk).update(enqueued_at=now)
+    ExportJob.objects.filter(pk=export.pk).update(enqueued_at=now)
+    assert b"import-waiting" not in client.get(import_page).content
+    assert b"export-waiting" not in client.get(export_list).content
+    client.cookies["django_language"] = "fr"
+    ImportJob.objects.filter(pk=job.pk).update(enqueued_at=None)
+    page = client.get(import_page, HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    assert "la file des tâches est injoignable" in page
