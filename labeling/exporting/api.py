@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 from accounts.permissions import HasRole
 from accounts.roles import Role
 from labeling.exporting import selectors, services
-from labeling.jobs.api import ATTEMPTS_HELP, ENQUEUED_HELP
+from labeling.jobs.api import JobOut
 from labeling.models import ExportFormat, ExportJob, JobStatus
 from labeling.selectors import project_owned
 
@@ -29,20 +29,13 @@ class ExportIn(serializers.Serializer):
     majority = serializers.BooleanField(required=False, default=False)
 
 
-class ExportOut(serializers.Serializer):
-    id = serializers.IntegerField()
-    status = serializers.CharField()
+class ExportOut(JobOut):
     format = serializers.CharField()
     only_finished = serializers.BooleanField()
     majority = serializers.BooleanField()
     total = serializers.IntegerField()
     exported = serializers.IntegerField()
     error = serializers.CharField()
-    created_at = serializers.DateTimeField()
-    enqueued_at = serializers.DateTimeField(allow_null=True, help_text=ENQUEUED_HELP)
-    started_at = serializers.DateTimeField(allow_null=True)
-    finished_at = serializers.DateTimeField(allow_null=True)
-    attempts = serializers.IntegerField(help_text=ATTEMPTS_HELP)
     download_url = serializers.SerializerMethodField()
     provenance_url = serializers.SerializerMethodField()
     zip_url = serializers.SerializerMethodField()

@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 from accounts.permissions import HasRole
 from accounts.roles import Role
 from labeling.importing import selectors, services
-from labeling.jobs.api import ATTEMPTS_HELP, ENQUEUED_HELP
+from labeling.jobs.api import JobOut
 from labeling.models import ImportFormat
 from labeling.selectors import project_owned
 
@@ -33,9 +33,7 @@ class ImportErrorOut(serializers.Serializer):
     message = serializers.CharField()
 
 
-class ImportOut(serializers.Serializer):
-    id = serializers.IntegerField()
-    status = serializers.CharField()
+class ImportOut(JobOut):
     format = serializers.CharField()
     original_name = serializers.CharField()
     total = serializers.IntegerField(help_text="Rows read so far.")
@@ -44,11 +42,6 @@ class ImportOut(serializers.Serializer):
     error_count = serializers.IntegerField()
     bytes_read = serializers.IntegerField()
     size_bytes = serializers.IntegerField()
-    created_at = serializers.DateTimeField()
-    enqueued_at = serializers.DateTimeField(allow_null=True, help_text=ENQUEUED_HELP)
-    started_at = serializers.DateTimeField(allow_null=True)
-    finished_at = serializers.DateTimeField(allow_null=True)
-    attempts = serializers.IntegerField(help_text=ATTEMPTS_HELP)
 
 
 class ProjectImportsApi(APIView):

@@ -19,8 +19,8 @@ that takes its id. The row, not the broker, is the source of truth:
   commit leaves nothing. So a job finishes exactly once and never reports work it did not commit.
 - **Idempotent delivery.** A message delivered twice (the sweep and a late redelivery, or
   `acks_late` with `reject_on_worker_lost`) finds the job running under a live lease, or done,
-  and does nothing. A job whose worker died `FAIRLABEL_JOB_MAX_ATTEMPTS` times is failed with a
-  reason instead of killing workers forever.
+  and does nothing. A job whose worker died `FAIRLABEL_JOB_MAX_ATTEMPTS` times, or that Celery
+  killed at its hard time limit, is failed with a reason instead of killing workers forever.
 
 Why a lease on the row rather than trusting the broker alone: `acks_late` with
 `reject_on_worker_lost` redelivers when a pool child dies, but not when the whole worker (or its

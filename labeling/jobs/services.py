@@ -155,21 +155,22 @@ def job_claim(
     """Take a job to run: pending, or running under a lapsed lease (its worker died). None when
     it is gone, finished, or held by a live run, which makes every delivery after the first a
     no-op. `reset` clears what a previous, dead run may have left (progress counters). A job
-    that has used up FAIRLABEL_JOB_MAX_ATTEMPTS is failed instead."""
+    that has used up FAIRLABEL_JOB_MAX_ATTEMPTS, or was killed at its time limit, is failed
+    instead."""
     outer = connection.in_atomic_block
     now = timezone.now()
     with transaction.atomic():
         job = model.objects.select_for_update(of=("self",)).filter(pk=job_id).first()
         if job is None or job.status not in (JobStatus.PENDING, JobStatus.RUNNING):
             return None
-        if (
-            job.status == JobStatus.RUNNING
-            and job.lease_expires_at is not None
-            and job.lease_expires_at > now
-        ):
-            return None
-        if job.attempts >= settings.FAIRLABEL_JOB_MAX_ATTEMPTS:
-            _give_up(job, now=now)
+        if job.status == JobStatus.RUNNING:
+            if job.lease_expires_at is not None and job.lease_expires_at > now:
+                return None
+            reason = _why_not_again(job, now=now)
+        else:
+            reason = _attempts_used_up(job)
+        if reason is not None:
+            _give_up(job, now=now, reason=reason)
             return None
         token = uuid.uuid4()
         fields = {
@@ -186,21 +187,39 @@ def job_claim(
     return JobClaim(job=job, token=token, heartbeats=not outer)
 
 
-def _give_up(job: Job, *, now: datetime) -> None:
+def _attempts_used_up(job: Job) -> str | None:
+    if job.attempts < settings.FAIRLABEL_JOB_MAX_ATTEMPTS:
+        return None
+    return (
+        f"the worker running this job stopped {job.attempts} times; it was not run again "
+        "(try a smaller file, or ask an administrator)"
+    )
+
+
+def _why_not_again(job: Job, *, now: datetime) -> str | None:
+    """Why a job whose lease lapsed must not run again, or None. Past its task's hard time
+    limit, Celery killed it: running it again would only be killed again, hours later."""
+    limit = getattr(import_string(type(job).job_task), "time_limit", None)
+    if limit and job.started_at is not None and job.started_at + timedelta(seconds=limit) <= now:
+        return (
+            f"stopped at its time limit of {limit // 60} minutes; it was not run again "
+            "(try a smaller file, or ask an administrator)"
+        )
+    return _attempts_used_up(job)
+
+
+def _give_up(job: Job, *, now: datetime, reason: str) -> None:
     fields = {
         "status": JobStatus.FAILED,
         "finished_at": now,
         "lease_token": None,
         "lease_expires_at": None,
-        **job.job_failure_fields(
-            f"the worker running this job stopped {job.attempts} times; "
-            "it was not run again (try a smaller file, or ask an administrator)"
-        ),
+        **job.job_failure_fields(reason),
     }
     for name, value in fields.items():
         setattr(job, name, value)
     job.save(update_fields=list(fields))
-    logger.error("%s %s failed: its worker died %s times", job._meta.label, job.pk, job.attempts)
+    logger.error("%s %s failed: %s", job._meta.label, job.pk, reason)
 
 
 # --- the broker's side ---------------------------------------------------------------------------
@@ -276,8 +295,9 @@ def jobs_sweep(*, now: datetime | None = None) -> SweepResult:
                 )
                 if job is None:
                     continue
-                if job.attempts >= settings.FAIRLABEL_JOB_MAX_ATTEMPTS:
-                    _give_up(job, now=now)
+                reason = _why_not_again(job, now=now)
+                if reason is not None:
+                    _give_up(job, now=now, reason=reason)
                     result.failed += 1
                     continue
                 logger.warning(

@@ -913,7 +913,7 @@ def test_an_import_whose_worker_died_runs_again_once_its_lease_lapsed(owner):
         format="jsonl",
         status="running",
         file=ContentFile(b'{"text": "a"}\n', name="t.jsonl"),
-        started_at=timezone.now() - timedelta(hours=5),
+        started_at=timezone.now() - timedelta(minutes=30),
         lease_expires_at=timezone.now() + timedelta(seconds=30),
         attempts=1,
         total=7,  # what the dead run had read

@@ -225,3 +225,28 @@ def test_the_pages_say_when_a_job_waits_for_the_queue(owner, client):
     ImportJob.objects.filter(pk=job.pk).update(enqueued_at=None)
     page = client.get(import_page, HTTP_ACCEPT_LANGUAGE="fr").content.decode()
     assert "la file des tâches est injoignable" in page
+
+
+def test_a_job_killed_at_its_time_limit_is_failed_not_run_again(owner):
+    from labeling.importing.tasks import import_tasks
+
+    limit = timedelta(seconds=import_tasks.time_limit)
+    job = _import_job(owner, status="running", attempts=1)
+    ImportJob.objects.filter(pk=job.pk).update(
+        started_at=timezone.now() - limit - timedelta(seconds=61),
+        lease_expires_at=timezone.now() - timedelta(seconds=1),
+    )
+    assert jobs_sweep().failed == 1
+    job.refresh_from_db()
+    assert job.status == "failed" and job.lease_token is None
+    assert job.errors[0]["message"].startswith("stopped at its time limit of 185 minutes")
+    assert job.project.tasks.count() == 0
+    # The same when a redelivered message finds it first.
+    again = _import_job(owner, status="running", attempts=1)
+    ImportJob.objects.filter(pk=again.pk).update(
+        started_at=timezone.now() - limit - timedelta(seconds=61),
+        lease_expires_at=timezone.now() - timedelta(seconds=1),
+    )
+    assert job_claim(model=ImportJob, job_id=again.pk) is None
+    again.refresh_from_db()
+    assert again.status == "failed" and "time limit" in again.errors[0]["message"]
