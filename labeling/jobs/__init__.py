@@ -28,6 +28,25 @@ machine) dies; Redis then waits for its visibility timeout, which must outlast t
 (hours). And the broker cannot tell a slow job from a dead one; a heartbeat on the row can, and
 the row is where the job's outcome is committed anyway.
 
-Future job kinds (settlement, reports) subclass `Job`, name their task in `job_task`, run through
-`job_claim` / `finish`, and are swept with no further wiring.
+It also breaks the loop `reject_on_worker_lost` can cause: a message given back because its
+job killed the pool child finds the job under a live lease and is acknowledged, not run again.
+
+Adding a job kind (settlement, reports) needs no change here; it is swept like the others:
+
+    class SettlementJob(Job):                       # payments/models.py
+        job_task = "payments.tasks.settle"
+        def job_failure_fields(self, message): return {"error": message}
+
+    @shared_task(name="payments.settle", base=JobTask, soft_time_limit=..., time_limit=...)
+    def settle(*, job_id): services.settlement_job_run(job_id=job_id)     # payments/tasks.py
+
+    def settlement_job_run(*, job_id):                                      # payments/services.py
+        claim = job_claim(model=SettlementJob, job_id=job_id)
+        if claim is None:
+            return SettlementJob.objects.filter(pk=job_id).first()
+        with claim.heartbeat(), transaction.atomic():
+            ...                                    # the work, in the job's transaction
+            return claim.finish(status=JobStatus.DONE, ...)   # LeaseLost rolls it all back
+
+and the service that creates the row calls `job_enqueue(job=job)` inside its transaction.
 """

@@ -261,7 +261,9 @@ def test_with_the_broker_down_jobs_are_accepted_at_once_and_run_when_it_is_back(
 
         def up() -> bool:
             try:
-                urllib.request.urlopen(f"{base}/api/schema/", timeout=5).close()  # noqa: S310
+                urllib.request.urlopen(f"{base}/api/me/", timeout=5).close()  # noqa: S310
+            except urllib.error.HTTPError:
+                return True  # 401/403: it answers (and has loaded the API)
             except (urllib.error.URLError, OSError):
                 return False
             return True
