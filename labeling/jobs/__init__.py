@@ -12,7 +12,9 @@ that takes its id. The row, not the broker, is the source of truth:
   job runs (`JobClaim.heartbeat`). A worker killed with SIGKILL stops renewing, and the beat
   sweep (`jobs_sweep`) puts the job back to `pending` and publishes it again once its lease has
   lapsed: within lease + sweep interval (60 s + 30 s by default), not the broker's visibility
-  timeout (hours), and whether the pool child or the whole worker died.
+  timeout (hours), whether the pool child or the whole worker died. When only the pool child
+  died, Celery gives the message back at once and the next child sees from `lease_owner`
+  (host:pid) that the holder is gone from this machine: it takes over without waiting.
 - **Fencing.** The run's final write (`JobClaim.finish`) only lands if the row still carries its
   token, and it is made inside the job's own transaction (an import commits its tasks and its
   `done` together). A run whose lease was taken over commits nothing; a run killed before its

@@ -38,6 +38,9 @@ class Job(models.Model):
     # lapses unless the worker renews it.
     lease_token = models.UUIDField(null=True, blank=True, editable=False)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # "host:pid" of the process holding the lease: a redelivered message on the same machine can
+    # see that this process is gone (a pool child killed) and take over without waiting.
+    lease_owner = models.CharField(max_length=255, blank=True, editable=False)
 
     class Meta:
         abstract = True

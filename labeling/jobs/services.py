@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import uuid
 from collections.abc import Iterator
@@ -90,7 +92,11 @@ class JobClaim:
         """Record the outcome, only if this run still holds the lease (else LeaseLost). Call it
         inside the transaction that commits the job's work, so both land or neither does."""
         fields.update(
-            status=status, finished_at=timezone.now(), lease_token=None, lease_expires_at=None
+            status=status,
+            finished_at=timezone.now(),
+            lease_token=None,
+            lease_expires_at=None,
+            lease_owner="",
         )
         if not self.held().update(**fields):
             self.lost.set()
@@ -166,7 +172,8 @@ def job_claim(
         if job is None or job.status not in (JobStatus.PENDING, JobStatus.RUNNING):
             return None
         if job.status == JobStatus.RUNNING:
-            if job.lease_expires_at is not None and job.lease_expires_at > now:
+            live = job.lease_expires_at is not None and job.lease_expires_at > now
+            if live and not _holder_is_gone(job):
                 return None
             reason = _why_not_again(job, now=now)
         else:
@@ -180,6 +187,7 @@ def job_claim(
             "attempts": job.attempts + 1,
             "lease_token": token,
             "lease_expires_at": now + lease_duration(),
+            "lease_owner": _me(),
             "started_at": now,
             **(reset or {}),
         }
@@ -187,6 +195,27 @@ def job_claim(
             setattr(job, name, value)
         job.save(update_fields=list(fields))
     return JobClaim(job=job, token=token, heartbeats=not outer)
+
+
+def _me() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"[:255]
+
+
+def _holder_is_gone(job: Job) -> bool:
+    """The lease's holder was a process of this machine that no longer exists: a pool child
+    killed by SIGKILL or the OOM killer, whose message Celery gave back (reject_on_worker_lost).
+    Taking over at once spares waiting for the lease to lapse. Anything unsure (another
+    machine, a live or reused pid, no permission to ask) says no: the lease then decides."""
+    host, _, pid = job.lease_owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
 
 
 def _attempts_used_up(job: Job) -> str | None:
@@ -216,6 +245,7 @@ def _give_up(job: Job, *, now: datetime, reason: str) -> None:
         "finished_at": now,
         "lease_token": None,
         "lease_expires_at": None,
+        "lease_owner": "",
         **job.job_failure_fields(reason),
     }
     for name, value in fields.items():
@@ -306,8 +336,16 @@ def jobs_sweep(*, now: datetime | None = None) -> SweepResult:
                     "%s %s: lease lapsed (worker died?), queued again", model._meta.label, job.pk
                 )
                 job.status, job.lease_token, job.lease_expires_at = JobStatus.PENDING, None, None
-                job.enqueued_at = None
-                job.save(update_fields=["status", "lease_token", "lease_expires_at", "enqueued_at"])
+                job.lease_owner, job.enqueued_at = "", None
+                job.save(
+                    update_fields=[
+                        "status",
+                        "lease_token",
+                        "lease_expires_at",
+                        "lease_owner",
+                        "enqueued_at",
+                    ]
+                )
                 result.requeued += 1
         waiting = (
             model.objects.filter(status=JobStatus.PENDING)

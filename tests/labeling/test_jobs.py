@@ -3,6 +3,7 @@ Real workers, SIGKILL and a dead broker are in test_jobs_processes.py."""
 
 from __future__ import annotations
 
+import os
 import uuid
 from datetime import timedelta
 
@@ -250,3 +251,28 @@ def test_a_job_killed_at_its_time_limit_is_failed_not_run_again(owner):
     assert job_claim(model=ImportJob, job_id=again.pk) is None
     again.refresh_from_db()
     assert again.status == "failed" and "time limit" in again.errors[0]["message"]
+
+
+def test_a_live_lease_of_a_dead_process_on_this_machine_is_taken_over_at_once(owner):
+    """A pool child killed (SIGKILL, OOM) leaves a live lease; Celery gives its message back and
+    the next child sees the holder is gone. Elsewhere, or alive, the lease decides."""
+    import socket
+    import subprocess
+
+    job = _import_job(owner)
+    first = job_claim(model=ImportJob, job_id=job.pk)
+    assert first.job.lease_owner == f"{socket.gethostname()}:{os.getpid()}"
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    here = socket.gethostname()
+    for owner_of_lease in (f"another-host:{dead.pid}", f"{here}:{os.getppid()}", f"{here}:x"):
+        ImportJob.objects.filter(pk=job.pk).update(lease_owner=owner_of_lease)
+        assert job_claim(model=ImportJob, job_id=job.pk) is None, owner_of_lease
+    ImportJob.objects.filter(pk=job.pk).update(lease_owner=f"{here}:{dead.pid}")
+    second = job_claim(model=ImportJob, job_id=job.pk)
+    assert second is not None and second.job.attempts == 2
+    with pytest.raises(LeaseLost):
+        first.finish(status=JobStatus.DONE)
+    second.finish(status=JobStatus.DONE)
+    job.refresh_from_db()
+    assert (job.status, job.lease_owner) == ("done", "")
