@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 from fairlabel.env import env_bool, env_decimal, env_int, env_list, env_str
@@ -211,6 +212,8 @@ CELERY_BEAT_SCHEDULE = {
 FAIRLABEL_JOB_LEASE_SECONDS = env_decimal("FAIRLABEL_JOB_LEASE_SECONDS", "60")
 FAIRLABEL_JOB_SWEEP_SECONDS = env_decimal("FAIRLABEL_JOB_SWEEP_SECONDS", "30")
 FAIRLABEL_JOB_MAX_ATTEMPTS = env_int("FAIRLABEL_JOB_MAX_ATTEMPTS", 3)
+if min(FAIRLABEL_JOB_LEASE_SECONDS, FAIRLABEL_JOB_SWEEP_SECONDS) <= 0:
+    raise ImproperlyConfigured("FAIRLABEL_JOB_LEASE_SECONDS and _SWEEP_SECONDS must be > 0.")
 # Tests give each real worker its own queue, so that jobs the sweep publishes reach it.
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "celery")
 # Queue again the jobs whose lease lapsed (worker killed), and publish the jobs the broker was
