@@ -7,6 +7,7 @@ second) so that recovery shows in seconds; production defaults are 60 s and 30 s
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -246,6 +247,10 @@ def _post(url: str, token: str, body: bytes, content_type: str) -> tuple[int, di
 def test_with_the_broker_down_jobs_are_accepted_at_once_and_run_when_it_is_back(owner, tmp_path):
     from rest_framework.authtoken.models import Token
 
+    from tests.conftest import missing
+
+    if shutil.which("redis-server") is None:
+        missing("needs redis-server, to start a broker of the test's own")
     broker_port, web_port = _free_port(), _free_port()
     redis_url = f"redis://127.0.0.1:{broker_port}/0"  # nothing listens there yet
     queue = f"test-jobs-{uuid.uuid4().hex[:8]}"
