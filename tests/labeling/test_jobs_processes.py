@@ -139,6 +139,21 @@ class _HeldAtAnalyze:
         self.conn.close()
 
 
+@contextmanager
+def _queue_dropped_after(queue: str) -> Iterator[None]:
+    """Leave nothing in the shared Redis: beat keeps sending to the private queue to the end."""
+    try:
+        yield
+    finally:
+        import redis
+
+        client = redis.Redis.from_url(os.environ["REDIS_URL"])
+        keys = list(client.scan_iter(match=f"*{queue}*"))
+        if keys:
+            client.delete(*keys)
+        client.close()
+
+
 def _fresh(job):
     job.refresh_from_db()
     return job
@@ -152,7 +167,7 @@ def _killed_at_analyze(
     queue = f"test-jobs-{uuid.uuid4().hex[:8]}"
     env = _env(queue, os.environ["REDIS_URL"], lease)
     job = _import_job(owner)
-    with _HeldAtAnalyze() as held, _beat(env, tmp_path):
+    with _queue_dropped_after(queue), _HeldAtAnalyze() as held, _beat(env, tmp_path):
         with _worker(queue, env, tmp_path / "worker-1.log") as worker:
             _until(held.waiting, 90, "the import to reach its ANALYZE", tmp_path)
             status, total, imported, visible = held.peek(job.pk, job.project_id)
