@@ -7,7 +7,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fairlabel.settings.base")
 app = Celery("fairlabel")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
-app.autodiscover_tasks(["labeling.importing", "labeling.exporting"])
+app.autodiscover_tasks(["labeling.importing", "labeling.exporting", "labeling.jobs"])
 
 
 @app.task(name="fairlabel.ping")

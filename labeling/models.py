@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -10,6 +11,9 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Now
 from django.utils.translation import gettext_lazy as _
+
+from labeling.jobs.models import Job
+from labeling.jobs.models import JobStatus as JobStatus  # still importable from here
 
 
 class TaskType(models.TextChoices):
@@ -229,13 +233,6 @@ class Annotation(models.Model):
         return f"annotation {self.pk}"
 
 
-class JobStatus(models.TextChoices):
-    PENDING = "pending", _("Pending")
-    RUNNING = "running", _("Running")
-    DONE = "done", _("Done")
-    FAILED = "failed", _("Failed")
-
-
 class ImportFormat(models.TextChoices):
     JSON = "json", "JSON"
     JSONL = "jsonl", "JSON Lines"
@@ -253,7 +250,9 @@ class ExportFormat(models.TextChoices):
     COCO = "coco", "COCO"
 
 
-class ImportJob(models.Model):
+class ImportJob(Job):
+    job_task = "labeling.importing.tasks.import_tasks"
+
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="imports")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
@@ -261,25 +260,26 @@ class ImportJob(models.Model):
     file = models.FileField(upload_to="imports/%Y/%m/", max_length=500)
     original_name = models.CharField(max_length=255, blank=True)
     format = models.CharField(max_length=16, choices=ImportFormat.choices)
-    status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.PENDING)
     size_bytes = models.BigIntegerField(default=0)
     bytes_read = models.BigIntegerField(default=0)
     total = models.PositiveIntegerField(default=0)
     imported = models.PositiveIntegerField(default=0)
     errors = models.JSONField(default=list, blank=True)
     error_count = models.PositiveIntegerField(default=0)
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
+    class Meta(Job.Meta):
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
         return f"import {self.pk} ({self.status})"
 
+    def job_failure_fields(self, message: str) -> dict[str, Any]:
+        return {"errors": [{"line": None, "message": message}], "error_count": 1, "imported": 0}
 
-class ExportJob(models.Model):
+
+class ExportJob(Job):
+    job_task = "labeling.exporting.tasks.export_tasks"
+
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="exports")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
@@ -287,20 +287,20 @@ class ExportJob(models.Model):
     format = models.CharField(max_length=16, choices=ExportFormat.choices)
     only_finished = models.BooleanField(default=False)
     majority = models.BooleanField(default=False)
-    status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.PENDING)
     total = models.PositiveIntegerField(default=0)
     exported = models.PositiveIntegerField(default=0)
     file = models.FileField(upload_to="exports/%Y/%m/", max_length=500, blank=True)
     provenance = models.FileField(upload_to="exports/%Y/%m/", max_length=500, blank=True)
     error = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
+    class Meta(Job.Meta):
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
         return f"export {self.pk} ({self.format}, {self.status})"
+
+    def job_failure_fields(self, message: str) -> dict[str, Any]:
+        return {"error": message}
 
 
 class PolicyOverride(models.Model):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import uuid
@@ -60,3 +61,52 @@ def celery_worker(**env: str) -> Iterator[str]:
     finally:
         worker.terminate()
         worker.wait(timeout=30)
+
+
+@contextmanager
+def celery_process(*args: str, env: dict[str, str], log: Path) -> Iterator[subprocess.Popen]:
+    """`celery -A fairlabel ARGS...` in its own process group (so a test can SIGKILL all of it),
+    its log in `log`; stopped (and its children) after."""
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "fairlabel", *args],
+            cwd=ROOT,
+            env=clean_env(DJANGO_SETTINGS_MODULE="fairlabel.settings.base", **env),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        yield process
+    finally:
+        stop_group(process)
+
+
+def stop_group(process: subprocess.Popen) -> None:
+    """SIGTERM the process group of a process started with start_new_session, then SIGKILL."""
+    for sig, wait in ((signal.SIGTERM, 20), (signal.SIGKILL, 10)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=wait)
+            # The group may outlive its leader (pool children): make sure it is gone.
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def children_of(pid: int) -> list[int]:
+    """Live child processes of `pid` (from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.append(int(stat.parent.name))
+    return found

@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 from fairlabel.env import env_bool, env_decimal, env_int, env_list, env_str
@@ -216,6 +217,23 @@ CELERY_BEAT_SCHEDULE = {
         "task": "workers.roll_up_work_days",
         "schedule": timedelta(minutes=15),
     },
+}
+
+# --- Jobs that survive a dead worker or broker (labeling/jobs/__init__.py) ----------------
+# A running job's lease on its row, renewed every quarter of it; a job whose worker died runs
+# again within lease + sweep interval. Failed after this many runs whose worker died.
+FAIRLABEL_JOB_LEASE_SECONDS = env_decimal("FAIRLABEL_JOB_LEASE_SECONDS", "60")
+FAIRLABEL_JOB_SWEEP_SECONDS = env_decimal("FAIRLABEL_JOB_SWEEP_SECONDS", "30")
+FAIRLABEL_JOB_MAX_ATTEMPTS = env_int("FAIRLABEL_JOB_MAX_ATTEMPTS", 3)
+if min(FAIRLABEL_JOB_LEASE_SECONDS, FAIRLABEL_JOB_SWEEP_SECONDS) <= 0:
+    raise ImproperlyConfigured("FAIRLABEL_JOB_LEASE_SECONDS and _SWEEP_SECONDS must be > 0.")
+# Tests give each real worker its own queue, so that jobs the sweep publishes reach it.
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "celery")
+# Queue again the jobs whose lease lapsed (worker killed), and publish the jobs the broker was
+# down for (outbox). Idempotent: a job published twice runs once.
+CELERY_BEAT_SCHEDULE["sweep-jobs"] = {
+    "task": "labeling.jobs_sweep",
+    "schedule": timedelta(microseconds=int(FAIRLABEL_JOB_SWEEP_SECONDS * 1_000_000)),
 }
 
 # --- Fairlabel policies (DESIGN.md "Policy settings"; sources in SOURCES.md) ----------------

@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 from accounts.permissions import HasRole
 from accounts.roles import Role
 from labeling.exporting import selectors, services
+from labeling.jobs.api import JobOut
 from labeling.models import ExportFormat, ExportJob, JobStatus
 from labeling.selectors import project_owned
 
@@ -28,17 +29,13 @@ class ExportIn(serializers.Serializer):
     majority = serializers.BooleanField(required=False, default=False)
 
 
-class ExportOut(serializers.Serializer):
-    id = serializers.IntegerField()
-    status = serializers.CharField()
+class ExportOut(JobOut):
     format = serializers.CharField()
     only_finished = serializers.BooleanField()
     majority = serializers.BooleanField()
     total = serializers.IntegerField()
     exported = serializers.IntegerField()
     error = serializers.CharField()
-    created_at = serializers.DateTimeField()
-    finished_at = serializers.DateTimeField(allow_null=True)
     download_url = serializers.SerializerMethodField()
     provenance_url = serializers.SerializerMethodField()
     zip_url = serializers.SerializerMethodField()

@@ -22,6 +22,7 @@ from django.utils import timezone
 from accounts.selectors import pseudonyms_for
 from fairlabel.errors import DomainError
 from labeling.exporting.formats import WRITERS, AnnotationRow, TaskRow
+from labeling.jobs.services import LeaseLost, job_claim, job_enqueue
 from labeling.models import Annotation, ExportFormat, ExportJob, JobStatus, Project, Task, TaskType
 
 logger = logging.getLogger(__name__)
@@ -318,9 +319,8 @@ def export_to_path(
 def export_job_create(
     *, project: Project, user, fmt: str, only_finished: bool = False, majority: bool = False
 ) -> ExportJob:
-    """Record the job and run it in the background once the transaction commits."""
-    from labeling.exporting.tasks import export_tasks
-
+    """Record the job and hand it to the broker once the transaction commits (labeling/jobs:
+    with the broker down the job waits, pending, for the sweep)."""
     export_format_check(project=project, fmt=fmt)
     with transaction.atomic():
         job = ExportJob.objects.create(
@@ -330,33 +330,33 @@ def export_job_create(
             only_finished=only_finished,
             majority=majority,
         )
-        transaction.on_commit(lambda: export_tasks.delay(job_id=job.pk))
+        job_enqueue(job=job)
     return job
 
 
 def export_job_run(*, job_id: int) -> ExportJob | None:
-    """Run a job to the end. Idempotent: a job that is done is not run again; a job that was
-    interrupted runs again from the start. A failure is recorded on the job, not raised."""
-    with transaction.atomic():
-        job = (
-            ExportJob.objects.select_for_update()
-            .select_related("project")
-            .filter(pk=job_id)
-            .first()
-        )
-        if job is None or job.status == JobStatus.DONE:
-            return job
-        job.status, job.exported, job.error = JobStatus.RUNNING, 0, ""
-        job.save(update_fields=["status", "exported", "error"])
+    """Run a job once (labeling/jobs): a job done, failed, gone or held by a live run is left
+    alone; one whose worker died (its lease lapsed) runs again from the start. A failure is
+    recorded on the job, not raised. Only the run holding the lease records its files."""
+    claim = job_claim(
+        model=ExportJob,
+        job_id=job_id,
+        reset={"exported": 0, "error": "", "finished_at": None},
+    )
+    if claim is None:
+        return ExportJob.objects.filter(pk=job_id).first()
+    job = claim.job
 
     def progress(done: int, total: int) -> None:
-        ExportJob.objects.filter(pk=job.pk).update(exported=done, total=total)
+        if claim.lost.is_set():
+            raise LeaseLost(f"export {job.pk}: the lease was taken over")
+        claim.held().update(exported=done, total=total)
 
-    project = job.project
+    project = Project.objects.get(pk=job.project_id)
     extension = export_extension(job.format)
     base = f"project-{project.pk}-export-{job.pk}"
     try:
-        with tempfile.TemporaryDirectory(prefix="fairlabel-export-") as folder:
+        with claim.heartbeat(), tempfile.TemporaryDirectory(prefix="fairlabel-export-") as folder:
             data_path = Path(folder) / f"{base}.{extension}"
             record_path = Path(folder) / f"{base}.provenance.json"
             count = export_to_path(
@@ -371,14 +371,23 @@ def export_job_run(*, job_id: int) -> ExportJob | None:
             with data_path.open("rb") as data, record_path.open("rb") as record:
                 job.file.save(data_path.name, File(data), save=False)
                 job.provenance.save(record_path.name, File(record), save=False)
+            try:
+                return claim.finish(
+                    status=JobStatus.DONE,
+                    total=count,
+                    exported=count,
+                    file=job.file.name,
+                    provenance=job.provenance.name,
+                )
+            except LeaseLost:
+                job.file.delete(save=False)
+                job.provenance.delete(save=False)
+                raise
+    except LeaseLost:
+        logger.warning("export %s: lease taken over; this run's files were dropped", job.pk)
+        return ExportJob.objects.filter(pk=job_id).first()
     except Exception as exc:
         logger.exception("export job %s failed", job.pk)
-        ExportJob.objects.filter(pk=job.pk).update(
-            status=JobStatus.FAILED, error=str(exc)[:2000], finished_at=timezone.now()
-        )
+        claim.fail(message=str(exc)[:2000])
         job.refresh_from_db()
         return job
-    job.status, job.total, job.exported = JobStatus.DONE, count, count
-    job.finished_at = timezone.now()
-    job.save(update_fields=["status", "total", "exported", "file", "provenance", "finished_at"])
-    return job

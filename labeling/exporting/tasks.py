@@ -3,10 +3,11 @@
 from celery import shared_task
 
 from labeling.exporting import services
+from labeling.jobs.tasks import JobTask
 
 
 @shared_task(
-    name="labeling.export_tasks", acks_late=True, soft_time_limit=55 * 60, time_limit=60 * 60
+    name="labeling.export_tasks", base=JobTask, soft_time_limit=55 * 60, time_limit=60 * 60
 )
 def export_tasks(*, job_id: int) -> str | None:
     """Write one export job's file and provenance record (idempotent: a done job is kept)."""

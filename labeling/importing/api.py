@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 from accounts.permissions import HasRole
 from accounts.roles import Role
 from labeling.importing import selectors, services
+from labeling.jobs.api import JobOut
 from labeling.models import ImportFormat
 from labeling.selectors import project_owned
 
@@ -32,20 +33,15 @@ class ImportErrorOut(serializers.Serializer):
     message = serializers.CharField()
 
 
-class ImportOut(serializers.Serializer):
-    id = serializers.IntegerField()
-    status = serializers.CharField()
+class ImportOut(JobOut):
     format = serializers.CharField()
     original_name = serializers.CharField()
     total = serializers.IntegerField(help_text="Rows read so far.")
-    imported = serializers.IntegerField()
+    imported = serializers.IntegerField(help_text="Tasks committed: 0 until the import ends.")
     errors = ImportErrorOut(many=True, help_text="At most FAIRLABEL_IMPORT_MAX_ERRORS.")
     error_count = serializers.IntegerField()
     bytes_read = serializers.IntegerField()
     size_bytes = serializers.IntegerField()
-    created_at = serializers.DateTimeField()
-    started_at = serializers.DateTimeField(allow_null=True)
-    finished_at = serializers.DateTimeField(allow_null=True)
 
 
 class ProjectImportsApi(APIView):

@@ -52,8 +52,15 @@ def _ignored(name: str) -> bool:
     return name.startswith("__MACOSX/") or base.startswith(".") or base == "Thumbs.db"
 
 
+def _member_name(info: zipfile.ZipInfo) -> str:
+    """The member's path with "/" between folders. The zip format wants "/", but zips written
+    by older Windows tools separate folders with backslashes: read them as separators, so that
+    `photos\\cat.png` imports as `photos/cat.png` and `..\\x.png` is seen to climb out."""
+    return info.filename.replace("\\", "/")
+
+
 def _unsafe(name: str) -> bool:
-    if not name or "\x00" in name or "\\" in name or name.startswith("/") or _DRIVE.match(name):
+    if not name or "\x00" in name or name.startswith("/") or _DRIVE.match(name):
         return True
     return any(part in ("..", "") for part in name.split("/"))
 
@@ -94,9 +101,11 @@ def images_import(
         outcome.errors, outcome.error_count = errors.items, errors.count
         return outcome
     members = [
-        info for info in archive.infolist() if not info.is_dir() and not _ignored(info.filename)
+        (info, name)
+        for info in archive.infolist()
+        if not (name := _member_name(info)).endswith("/") and not _ignored(name)
     ]
-    unpacked = sum(info.file_size for info in members)
+    unpacked = sum(info.file_size for info, _name in members)
     limit = settings.FAIRLABEL_IMPORT_MAX_BYTES
     if unpacked > limit:
         errors.add(
@@ -116,8 +125,7 @@ def images_import(
             project_hold(project)
             sink.slots = project.annotations_per_task
             sensitive = is_sensitive(None, project.content_categories)
-            for number, info in enumerate(members if not errors.count else [], 1):
-                name = info.filename
+            for number, (info, name) in enumerate(members if not errors.count else [], 1):
                 read += info.compress_size
                 outcome.total = number
                 problem = None
@@ -146,7 +154,7 @@ def images_import(
                         if isinstance(measured, str):
                             problem = measured
                 if problem is not None:
-                    errors.add(name, problem)
+                    errors.add(info.filename, problem)  # the name the owner's zip tool shows
                     sink.discard()
                     continue
                 if errors.count:

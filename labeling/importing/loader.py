@@ -372,7 +372,8 @@ def _csv_rows(records: Iterator[tuple[int, Any]], reader: RowReader) -> Iterator
             yield line, RowError(str(exc))
 
 
-def _records(fmt: str, stream: ByteCounter, reader: RowReader) -> Iterator[tuple[int, Any]]:
+def _records(fmt: str, counter: ByteCounter, reader: RowReader) -> Iterator[tuple[int, Any]]:
+    stream = parsers.utf8_stream(counter)
     if fmt == ImportFormat.JSONL:
         return parsers.jsonl_records(stream)
     if fmt in (ImportFormat.JSON, ImportFormat.LABEL_STUDIO):
@@ -500,8 +501,9 @@ def tasks_import(
                         continue
                     try:
                         blob = dumps(data)
-                    except encode_error:
-                        error(line, "not valid UTF-8 text (save the file as UTF-8)")
+                        predicted = None if predictions is None else dumps(predictions)
+                    except encode_error as exc:
+                        error(line, parsers.encode_problem(exc))
                         continue
                     if b"\\u0000" in blob and _has_nul(data):
                         error(line, "a NUL character (\\u0000) cannot be stored")
@@ -523,7 +525,7 @@ def tasks_import(
                             blob,
                             None if categories is None else dumps(categories),
                             is_sensitive(categories, project_categories),
-                            None if predictions is None else dumps(predictions),
+                            predicted,
                         )
                     if len(pending) >= BATCH_ROWS or len(batch_ids) >= BATCH_ROWS:
                         flush()

@@ -5,6 +5,7 @@ starts (a zip member's name for image zips, see images.py)."""
 
 from __future__ import annotations
 
+import codecs
 import csv
 import re
 from collections.abc import Iterator
@@ -49,6 +50,75 @@ class ByteCounter:
         return chunk
 
 
+# Byte-order marks of the Unicode encodings Excel, Notepad and PowerShell also save text in.
+_WIDE_BOMS = (
+    (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (b"\xff\xfe", "utf-16-le"),
+    (b"\xfe\xff", "utf-16-be"),
+)
+
+
+class _Prefixed:
+    """A stream whose first bytes were already read: they come back first."""
+
+    __slots__ = ("head", "stream")
+
+    def __init__(self, stream, head: bytes) -> None:
+        self.stream, self.head = stream, head
+
+    def read(self, size: int = CHUNK_BYTES) -> bytes:
+        if self.head:
+            head, self.head = self.head, b""
+            return head
+        return self.stream.read(size)
+
+
+class _Transcoded:
+    """A UTF-16 or UTF-32 stream read as UTF-8, chunk by chunk (memory stays flat). Invalid
+    code units survive as surrogates, which the row encoder refuses with the row's line."""
+
+    __slots__ = ("decoder", "stream")
+
+    def __init__(self, stream, encoding: str) -> None:
+        self.stream = stream
+        self.decoder = codecs.getincrementaldecoder(encoding)("surrogatepass")
+
+    def read(self, size: int = CHUNK_BYTES) -> bytes:
+        while True:
+            raw = self.stream.read(size)
+            text = self.decoder.decode(raw, final=not raw)
+            if text or not raw:  # an empty read means the end to every reader here
+                return text.encode("utf-8", "surrogatepass")
+
+
+def _wide_without_bom(head: bytes) -> str | None:
+    """UTF-16 without a byte-order mark: ASCII text has a zero in every other byte."""
+    sample = head[: 512 - 512 % 2] if len(head) >= 2 else b""
+    if len(sample) < 4:
+        return None
+    odd, even = sample[1::2], sample[0::2]
+    if odd.count(0) >= 0.9 * len(odd) and even.count(0) <= 0.1 * len(even):
+        return "utf-16-le"
+    if even.count(0) >= 0.9 * len(even) and odd.count(0) <= 0.1 * len(odd):
+        return "utf-16-be"
+    return None
+
+
+def utf8_stream(stream: ByteCounter):
+    """The file as UTF-8 bytes: UTF-8 as it is; UTF-16 and UTF-32 (with a byte-order mark, or
+    UTF-16 without one, as spreadsheet and Windows tools save "Unicode text") decoded."""
+    head = stream.read(CHUNK_BYTES)
+    for bom, encoding in _WIDE_BOMS:
+        if head.startswith(bom):
+            return _Transcoded(_Prefixed(stream, head[len(bom) :]), encoding)
+    if not head.startswith(BOM):
+        encoding = _wide_without_bom(head)
+        if encoding is not None:
+            return _Transcoded(_Prefixed(stream, head), encoding)
+    return _Prefixed(stream, head)
+
+
 def _too_long() -> RowError:
     return RowError(f"this row is larger than {MAX_ROW_BYTES // (1024 * 1024)} MB")
 
@@ -90,15 +160,34 @@ def lines(stream: ByteCounter) -> Iterator[tuple[int, bytes | RowError]]:
         yield base + 1, pending
 
 
+# orjson reads lists and objects 1024 levels deep but writes at most 254: the stored limit.
+MAX_DEPTH = 254
+TOO_DEEP = f"nested too deeply: a task may hold lists and objects at most {MAX_DEPTH} levels deep"
+
+
 def json_problem(exc: Exception, raw: bytes) -> str:
     """A plain reason for a value orjson refused."""
     text = str(exc)
+    if text.startswith("depth limit exceeded"):
+        return TOO_DEEP
     if "UTF-8" in text or "utf-8" in text:
         return "not valid UTF-8 text (save the file as UTF-8)"
     if "Input is a zero-length, empty document" in text:
         return "empty value"
     detail = text.split(": line")[0]
     return f"not valid JSON ({detail})"
+
+
+def encode_problem(exc: Exception) -> str:
+    """A plain reason why a row read from the file cannot be stored as JSON."""
+    text = str(exc)
+    if text.startswith("Recursion limit"):
+        return TOO_DEEP
+    if "UTF-8" in text:
+        return "not valid UTF-8 text (save the file as UTF-8)"
+    if "64-bit" in text:
+        return "a number is too large to store (more than 64 bits)"
+    return f"cannot be stored as JSON ({text})"
 
 
 def _utf8_line(raw: bytes, start_line: int) -> int:

@@ -10,10 +10,10 @@ from typing import Any
 from django.conf import settings
 from django.core.files import File
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, transaction
-from django.utils import timezone
 
 from fairlabel.errors import DomainError
 from labeling.importing.loader import ImportOutcome, Progress, tasks_import
+from labeling.jobs.services import LeaseLost, job_claim, job_enqueue
 from labeling.models import ImportFormat, ImportJob, JobStatus, Project
 
 logger = logging.getLogger(__name__)
@@ -64,23 +64,21 @@ def import_job_create(*, project: Project, user, file: File, fmt: str | None = N
             status=413,
             field="file",
         )
-    from labeling.importing.tasks import import_tasks
-
     with transaction.atomic():
         job = ImportJob(
             project=project, created_by=user, original_name=name[:255], format=fmt, size_bytes=size
         )
         job.file.save(name, file, save=False)
         job.save()
-        job_id = job.pk
-        transaction.on_commit(lambda: import_tasks.delay(job_id=job_id))
+        job_enqueue(job=job)
     return job
 
 
 class _ProgressWriter:
-    """Saves progress to the job row from a second connection, so it shows while the loading
-    transaction is still open. PostgreSQL only: SQLite allows one writer at a time, so there the
-    job row is updated when the import ends."""
+    """Saves progress (bytes and rows read) to the job row from a second connection, so it
+    shows while the loading transaction is still open. Never `imported`: those rows are not
+    committed yet, and a worker killed now would leave none of them. PostgreSQL only: SQLite
+    allows one writer at a time, so there the job row is updated when the import ends."""
 
     def __init__(self, job_id: int) -> None:
         self.job_id = job_id
@@ -97,15 +95,9 @@ class _ProgressWriter:
                     cursor.execute("SET lock_timeout = '2s'")
             with self.conn.cursor() as cursor:
                 cursor.execute(
-                    f"UPDATE {ImportJob._meta.db_table} SET bytes_read = %s, total = %s, "  # noqa: S608
-                    "imported = %s WHERE id = %s AND status = %s",
-                    [
-                        progress.bytes_read,
-                        progress.total,
-                        progress.imported,
-                        self.job_id,
-                        JobStatus.RUNNING,
-                    ],
+                    f"UPDATE {ImportJob._meta.db_table} SET bytes_read = %s, total = %s "  # noqa: S608
+                    "WHERE id = %s AND status = %s",
+                    [progress.bytes_read, progress.total, self.job_id, JobStatus.RUNNING],
                 )
         except DatabaseError:
             logger.warning("import %s: cannot save progress", self.job_id, exc_info=True)
@@ -116,86 +108,72 @@ class _ProgressWriter:
             self.conn.close()
 
 
-# The Celery job's hard time limit (labeling/importing/tasks.py): past it, no worker runs it.
+# The Celery job's hard time limit (labeling/importing/tasks.py).
 IMPORT_HARD_LIMIT = timedelta(seconds=3 * 3600 + 300)
-
-
-def _progress_writer(job_id: int) -> _ProgressWriter | None:
-    # Inside an outer transaction (a test, a caller's atomic block) the job row is locked by
-    # that transaction: a second connection would wait on it forever.
-    if connection.vendor != "postgresql" or connection.in_atomic_block:
-        return None
-    return _ProgressWriter(job_id)
+# What a run that died may have left on the row: the next run starts from nothing.
+_FRESH = {
+    "total": 0,
+    "imported": 0,
+    "bytes_read": 0,
+    "errors": [],
+    "error_count": 0,
+    "finished_at": None,
+}
 
 
 def import_job_run(*, job_id: int) -> ImportJob | None:
-    """Run a pending import job (idempotent: a job done, failed or gone is left alone, and so is
-    one running, unless it started longer ago than the job's hard time limit: its worker died,
-    and as an import commits all or nothing, running it again is safe). All or nothing: a file
-    with any bad row imports nothing."""
-    with transaction.atomic():
-        job = ImportJob.objects.select_for_update().filter(pk=job_id).first()
-        if job is None:
-            return None
-        stale = (
-            job.status == JobStatus.RUNNING
-            and job.started_at is not None
-            and job.started_at < timezone.now() - IMPORT_HARD_LIMIT
-        )
-        if job.status != JobStatus.PENDING and not stale:
-            return job
-        job.status = JobStatus.RUNNING
-        job.started_at = timezone.now()
-        job.save(update_fields=["status", "started_at"])
+    """Run an import job once (labeling/jobs): a job done, failed, gone or held by a live run
+    is left alone; one whose worker died (its lease lapsed) runs again from the start. All or
+    nothing: the tasks and the job's outcome commit in one transaction, so a run killed at any
+    point leaves no tasks and no count of them, and a run presumed dead (its lease taken over)
+    commits nothing."""
+    claim = job_claim(model=ImportJob, job_id=job_id, reset=_FRESH)
+    if claim is None:
+        return ImportJob.objects.filter(pk=job_id).first()
+    job = claim.job
     project = Project.objects.get(pk=job.project_id)
-    writer = _progress_writer(job.pk)
+    # Inside an outer transaction (a test, a caller's atomic block) the job row is locked by
+    # that transaction: a second connection would wait on it forever (so no heartbeat either).
+    writer = (
+        _ProgressWriter(job.pk) if claim.heartbeats and connection.vendor == "postgresql" else None
+    )
     try:
-        with job.file.open("rb") as stream:
-            outcome = tasks_import(
-                project=project,
-                stream=stream,
-                fmt=job.format,
-                size=job.size_bytes,
-                on_progress=writer,
+        with claim.heartbeat(), transaction.atomic():
+            try:
+                with job.file.open("rb") as stream:
+                    outcome = tasks_import(
+                        project=project,
+                        stream=stream,
+                        fmt=job.format,
+                        size=job.size_bytes,
+                        on_progress=writer,
+                    )
+            except DatabaseError as exc:
+                # A concurrent import of the same external ids: its savepoint is rolled back.
+                reason = (
+                    str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                )
+                outcome = ImportOutcome(
+                    errors=[{"line": None, "message": f"the database refused the rows: {reason}"}],
+                    error_count=1,
+                )
+            return claim.finish(
+                status=JobStatus.DONE if outcome.ok else JobStatus.FAILED,
+                total=outcome.total,
+                imported=outcome.imported,
+                bytes_read=outcome.bytes_read or job.size_bytes,
+                errors=outcome.errors,
+                error_count=outcome.error_count,
             )
-    except DatabaseError as exc:
-        # A concurrent import of the same external ids, or the database going away.
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        outcome = ImportOutcome(
-            errors=[{"line": None, "message": f"the database refused the rows: {reason}"}],
-            error_count=1,
-        )
+    except LeaseLost:
+        logger.warning("import %s: lease taken over; this run's rows were rolled back", job.pk)
+        return ImportJob.objects.filter(pk=job_id).first()
     except Exception:
-        _job_finish(
-            job, ImportOutcome(errors=[{"line": None, "message": "internal error"}], error_count=1)
-        )
+        claim.fail(message="internal error")
         raise
     finally:
         if writer is not None:
             writer.close()
-    return _job_finish(job, outcome)
-
-
-def _job_finish(job: ImportJob, outcome: ImportOutcome) -> ImportJob:
-    job.status = JobStatus.DONE if outcome.ok else JobStatus.FAILED
-    job.total = outcome.total
-    job.imported = outcome.imported
-    job.bytes_read = outcome.bytes_read or job.size_bytes
-    job.errors = outcome.errors
-    job.error_count = outcome.error_count
-    job.finished_at = timezone.now()
-    job.save(
-        update_fields=[
-            "status",
-            "total",
-            "imported",
-            "bytes_read",
-            "errors",
-            "error_count",
-            "finished_at",
-        ]
-    )
-    return job
 
 
 def import_job_payload(job: ImportJob) -> dict[str, Any]:
@@ -212,6 +190,8 @@ def import_job_payload(job: ImportJob) -> dict[str, Any]:
         "bytes_read": job.bytes_read,
         "size_bytes": job.size_bytes,
         "created_at": job.created_at,
+        "enqueued_at": job.enqueued_at,
         "started_at": job.started_at,
         "finished_at": job.finished_at,
+        "attempts": job.attempts,
     }

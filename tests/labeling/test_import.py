@@ -900,13 +900,13 @@ def test_csv_columns_named_like_export_columns_are_data_in_other_files(owner):
     assert task.data == {"text": "hello", "agreement": "full", "annotations": "some notes"}
 
 
-def test_an_import_whose_worker_died_runs_again_once_past_its_time_limit(owner):
+def test_an_import_whose_worker_died_runs_again_once_its_lease_lapsed(owner):
     from datetime import timedelta
 
     from django.core.files.base import ContentFile
     from django.utils import timezone
 
-    from labeling.importing.services import IMPORT_HARD_LIMIT, import_job_run
+    from labeling.importing.services import import_job_run
     from labeling.models import ImportJob
 
     project = project_factory(owner)
@@ -916,12 +916,109 @@ def test_an_import_whose_worker_died_runs_again_once_past_its_time_limit(owner):
         format="jsonl",
         status="running",
         file=ContentFile(b'{"text": "a"}\n', name="t.jsonl"),
-        started_at=timezone.now() - timedelta(minutes=5),
+        started_at=timezone.now() - timedelta(minutes=30),
+        lease_expires_at=timezone.now() + timedelta(seconds=30),
+        attempts=1,
+        total=7,  # what the dead run had read
     )
-    assert import_job_run(job_id=job.pk).status == "running"  # maybe still at work: left alone
+    assert import_job_run(job_id=job.pk).status == "running"  # its worker renews: left alone
     assert project.tasks.count() == 0
     ImportJob.objects.filter(pk=job.pk).update(
-        started_at=timezone.now() - IMPORT_HARD_LIMIT - timedelta(seconds=1)
+        lease_expires_at=timezone.now() - timedelta(seconds=1)
     )
-    assert import_job_run(job_id=job.pk).status == "done"
+    job = import_job_run(job_id=job.pk)
+    assert (job.status, job.total, job.imported, job.attempts) == ("done", 1, 1, 2)
+    assert job.lease_token is None
     assert project.tasks.count() == 1
+
+
+# --- messages that say what is wrong (issue 13) -------------------------------------------------
+def _nested_row(text: str, depth: int) -> bytes:
+    return b'{"text": "%s", "x": ' % text.encode() + b"[" * depth + b"]" * depth + b"}"
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "json"])
+def test_data_nested_too_deeply_is_reported_as_such(run, project, fmt):
+    rows = [
+        _nested_row("fine", 200),
+        _nested_row("deep", 600),  # the parser reads it; it cannot be stored
+        _nested_row("deeper", 1100),  # beyond the parser's limit
+    ]
+    content = b"\n".join(rows) if fmt == "jsonl" else b"[" + b",\n".join(rows) + b"]"
+    job = run(project, f"t.{fmt}", content)
+    assert job.status == "failed"
+    assert [line for line, _ in messages(job)] == [2, 3]
+    for _, message in messages(job):
+        assert message.startswith("nested too deeply"), message
+
+
+def _utf16_csv(encoding: str, bom: bytes) -> bytes:
+    return bom + 'id,text\nr1,"héllo, 世界"\nr2,second\n'.encode(encoding)
+
+
+@pytest.mark.parametrize(
+    ("encoding", "bom"),
+    [
+        ("utf-16-le", b"\xff\xfe"),  # Excel's "Unicode text", Notepad's "UTF-16 LE"
+        ("utf-16-be", b"\xfe\xff"),
+        ("utf-16-le", b""),  # no byte-order mark
+        ("utf-32-le", b"\xff\xfe\x00\x00"),
+    ],
+)
+def test_a_utf16_csv_is_read(run, project, encoding, bom):
+    job = run(project, "t.csv", _utf16_csv(encoding, bom))
+    assert job.status == "done", job.errors
+    tasks = list(project.tasks.order_by("id"))
+    assert [(t.external_id, t.data) for t in tasks] == [
+        ("r1", {"text": "héllo, 世界"}),
+        ("r2", {"text": "second"}),
+    ]
+
+
+def test_a_utf16_jsonl_in_small_reads_is_read(project):
+    """Decoding works across chunk boundaries, whatever the size of each read."""
+    from labeling.importing.loader import tasks_import
+
+    content = b"\xff\xfe" + jsonl(*({"text": f"ligne {n} é"} for n in range(300))).decode().encode(
+        "utf-16-le"
+    )
+
+    class Trickle(io.BytesIO):
+        def read(self, size=-1):
+            return super().read(7)
+
+    outcome = tasks_import(project=project, stream=Trickle(content), fmt="jsonl")
+    assert outcome.ok, outcome.errors
+    assert outcome.bytes_read == len(content)
+    assert project.tasks.order_by("id").last().data == {"text": "ligne 299 é"}
+
+
+def test_zip_members_with_backslash_paths_are_imported_as_folders(run, image_project):
+    job = run(
+        image_project,
+        "windows.zip",
+        make_zip(
+            {
+                "photos\\": b"",  # a folder entry
+                "photos\\cat.png": png(),
+                "photos\\2024\\dog.png": png("blue", (4, 4)),
+                "__MACOSX\\photos\\._cat.png": b"junk",
+                "photos\\.DS_Store": b"junk",
+            }
+        ),
+    )
+    assert job.status == "done", job.errors
+    names = list(image_project.tasks.order_by("id").values_list("data__name", flat=True))
+    assert names == ["photos/cat.png", "photos/2024/dog.png"]
+
+
+def test_zip_members_with_backslash_paths_that_climb_out_are_refused(run, image_project):
+    job = run(
+        image_project,
+        "bad.zip",
+        make_zip({"ok.png": png(), "..\\escape.png": png(), "a\\..\\..\\b.png": png()}),
+    )
+    assert job.status == "failed"
+    assert [line for line, _ in messages(job)] == ["..\\escape.png", "a\\..\\..\\b.png"]
+    assert all("unsafe path" in m for _, m in messages(job))
+    assert not image_project.tasks.exists()
