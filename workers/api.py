@@ -29,9 +29,16 @@ STANDING_OUT = inline_serializer(
 )
 
 
+BIGINT_MAX = 2**63 - 1
+
+
 class HeartbeatIn(serializers.Serializer):
-    project = serializers.IntegerField(required=False, allow_null=True, min_value=1)
-    assignment = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    project = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=BIGINT_MAX
+    )
+    assignment = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=BIGINT_MAX
+    )
     kind = serializers.ChoiceField(choices=WorkSpan.Kind.choices, default=WorkSpan.Kind.TASK)
 
 

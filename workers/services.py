@@ -257,6 +257,8 @@ def heartbeat_record(
                 state = WorkState.objects.filter(annotator_id=annotator.pk).first()
                 return standing_of(state, now=now, tz=tz, policies=policies)
             project_id, categories = held.project_id, held_categories(held)
+        elif project_id is not None and not _readable(annotator, project_id):
+            raise DomainError("not_found", "No such project open to you.", status=404)
         state = work_activity_record(
             annotator_id=annotator.pk,
             now=now,
@@ -270,6 +272,12 @@ def heartbeat_record(
 
 
 BREAK_KINDS = ("break", "recovery", "stop_sensitive_today")
+
+
+def _readable(annotator, project_id: int) -> bool:
+    from labeling.selectors import projects_visible_to
+
+    return projects_visible_to(annotator).filter(pk=project_id).exists()
 
 
 def break_take(*, annotator, kind: str = "break", now: datetime | None = None) -> Standing:
