@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
+
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
-from rest_framework import exceptions, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -21,6 +23,18 @@ _CODES = {
     status.HTTP_415_UNSUPPORTED_MEDIA_TYPE: "unsupported_media_type",
     status.HTTP_429_TOO_MANY_REQUESTS: "throttled",
 }
+
+
+class ErrorOut(serializers.Serializer):
+    """The shape of every error answer, for the OpenAPI schema."""
+
+    error = serializers.CharField(help_text="A stable code, e.g. invalid, not_found, break.")
+    detail = serializers.CharField(help_text="What went wrong, for people.")
+    fields = serializers.DictField(required=False, help_text="Messages per input field.")
+    field = serializers.CharField(required=False, help_text="The input field at fault.")
+    until = serializers.DateTimeField(required=False, allow_null=True)
+    rule = serializers.CharField(required=False, allow_null=True, help_text="URL of the rule.")
+    retry_after = serializers.IntegerField(required=False, help_text="Seconds to wait.")
 
 
 def exception_handler(exc, context):
@@ -42,6 +56,8 @@ def exception_handler(exc, context):
     if isinstance(data, dict) and set(data) == {"detail"}:
         code = getattr(data["detail"], "code", None) or _CODES.get(response.status_code, "error")
         response.data = {"error": code, "detail": str(data["detail"])}
+        if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
+            response.data["retry_after"] = math.ceil(exc.wait)
     else:
         # Field validation errors: every field's messages beside a readable summary.
         response.data = {"error": "invalid", "detail": _first_message(data), "fields": data}

@@ -97,14 +97,19 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env_str("REDIS_URL", "")
 if REDIS_URL:
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            # A Redis that does not answer must fail fast (callers fall back), never hang.
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "accounts.backends.DelayedModelBackend",  # ModelBackend behind the per-username delay
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -116,12 +121,23 @@ LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "accounts:login"
 
-# Brute-force protection: lock a username+IP pair after 5 failures for an hour.
-AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
-AXES_COOLOFF_TIME = timedelta(hours=1)
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
-AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_TEMPLATE = "accounts/locked.html"
+# --- Log-in protection (accounts/policies.py; README "Log-in protection") ---------------------
+# Proxies whose X-Forwarded-For is believed (addresses or CIDRs): none unless configured.
+FAIRLABEL_TRUSTED_PROXIES = env_list("FAIRLABEL_TRUSTED_PROXIES", [])
+# Per username, from any address: after this many failures each attempt waits 1 s, doubling up
+# to the cap, so that a stranger can slow the owner's log-in but never lock it.
+FAIRLABEL_LOGIN_FREE_FAILURES = env_int("FAIRLABEL_LOGIN_FREE_FAILURES", 5)
+FAIRLABEL_LOGIN_MAX_DELAY_SECONDS = env_int("FAIRLABEL_LOGIN_MAX_DELAY_SECONDS", 60)
+# Token log-ins per address, successes included: a whole shift signing in from one office fits.
+FAIRLABEL_LOGIN_RATE = env_str("FAIRLABEL_LOGIN_RATE", "600/min")
+# Per address: refused after this many failures within the cool-off (successes never count).
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 100)
+AXES_COOLOFF_TIME = timedelta(minutes=30)
+AXES_LOCKOUT_PARAMETERS = ["ip_address"]
+AXES_CLIENT_IP_CALLABLE = "fairlabel.client_ip.client_ip"
+AXES_RESET_ON_SUCCESS = False  # one person's success must not wipe an address's failures
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # refused attempts do not extend it
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("fr", _("French"))]
