@@ -14,7 +14,7 @@ from fairlabel.errors import DomainError
 
 
 class TokenIn(serializers.Serializer):
-    username = serializers.CharField()
+    username = serializers.CharField(max_length=150)  # Django's limit; axes stores it too
     password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False)
 
 

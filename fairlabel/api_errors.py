@@ -6,7 +6,8 @@ import math
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, JsonResponse
+from django.views.defaults import page_not_found
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -72,3 +73,10 @@ def _first_message(data) -> str:
     if isinstance(data, list) and data:
         return _first_message(data[0])
     return str(data)
+
+
+def not_found(request, exception=None):
+    """handler404: JSON under /api/ (the error shape), Django's page elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"error": "not_found", "detail": "Not found."}, status=404)
+    return page_not_found(request, exception)

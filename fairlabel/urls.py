@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts import api as accounts_api
 from accounts import views as accounts_views
+from fairlabel.api_errors import not_found
 from fairlabel.health import healthz
 
 api_patterns = [
@@ -23,3 +24,6 @@ urlpatterns = [
     path("api/", include((api_patterns, "api"))),
     path("", include("labeling.urls")),
 ]
+
+# Under /api/ a URL that matches nothing is a JSON 404 like any other; pages keep 404.html.
+handler404 = not_found

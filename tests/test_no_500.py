@@ -150,3 +150,27 @@ def test_a_malformed_result_is_a_400(owner, annotator, client_for, result):
         content_type="application/json",
     )
     assert_error_shape(response)
+
+
+def test_a_username_longer_than_any_user_is_a_400(db, client):
+    """django-axes records the username of a failed log-in in a varchar(255): a longer one was a
+    DataError (500) on PostgreSQL, found by schemathesis."""
+    response = client.post(
+        "/api/auth/token/",
+        {"username": "u" * 300, "password": "x"},
+        content_type="application/json",
+    )
+    assert_error_shape(response)
+
+
+def test_api_errors_are_json_whatever_the_url_or_the_accept_header(owner, client_for):
+    """Found by schemathesis: a path that matches no route (/api/exports/true/) was Django's HTML
+    404, and an error on a download asked for as a file was rendered as the dict's keys."""
+    response = client_for(owner).get("/api/exports/true/")
+    assert response.status_code == 404
+    assert response.json() == {"error": "not_found", "detail": "Not found."}
+    for accept in ("application/zip", "text/csv", "*/*"):
+        response = client_for(owner).get(f"/api/exports/{987654321}/zip/", HTTP_ACCEPT=accept)
+        assert response.status_code == 404
+        assert response["Content-Type"] == "application/json"
+        assert response.json()["error"] == "not_found"

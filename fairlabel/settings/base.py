@@ -168,7 +168,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "fairlabel.schema.AutoSchema",  # + the error answers of every view
     # DRF's parsers, the JSON one refusing NUL characters and deep nesting (fairlabel/parsers.py).
     "DEFAULT_PARSER_CLASSES": [
         "fairlabel.parsers.JSONParser",
