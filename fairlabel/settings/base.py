@@ -7,6 +7,7 @@ broker under var/celery/. DATABASE_URL switches to PostgreSQL, REDIS_URL to Redi
 from datetime import timedelta
 from pathlib import Path
 
+import csp.constants as csp
 import dj_database_url
 from django.utils.translation import gettext_lazy as _
 
@@ -34,6 +35,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
+    "csp",
     "axes",
     "accounts",
     "labeling",
@@ -52,6 +54,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
@@ -139,6 +142,22 @@ AXES_CLIENT_IP_CALLABLE = "fairlabel.client_ip.client_ip"
 AXES_RESET_ON_SUCCESS = False  # one person's success must not wipe an address's failures
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # refused attempts do not extend it
 AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+
+# Content-Security-Policy on every response (django-csp): scripts only from our own files, no
+# inline script or handler; styles may be inline (style attributes, htmx's indicator style);
+# task images may come from anywhere the owner's data points (https or http).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [csp.SELF],
+        "script-src": [csp.SELF],
+        "style-src": [csp.SELF, csp.UNSAFE_INLINE],
+        "img-src": [csp.SELF, "data:", "blob:", "https:", "http:"],
+        "object-src": [csp.NONE],
+        "base-uri": [csp.SELF],
+        "form-action": [csp.SELF],
+        "frame-ancestors": [csp.NONE],
+    }
+}
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("fr", _("French"))]
