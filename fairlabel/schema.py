@@ -51,3 +51,56 @@ class AutoSchema(openapi.AutoSchema):
                     direction=direction,
                 )
         return responses
+
+
+def _links(**targets: tuple[str, str, str]) -> dict:
+    """name=(operationId, path parameter, field of the response body) -> OpenAPI links."""
+    return {
+        name: {"operationId": operation, "parameters": {parameter: f"$response.body#/{field}"}}
+        for name, (operation, parameter, field) in targets.items()
+    }
+
+
+def _project(operation: str) -> tuple[str, str, str]:
+    return (operation, "project_id", "id")
+
+
+def _export(operation: str) -> tuple[str, str, str]:
+    return (operation, "job_id", "id")
+
+
+# How one answer leads to the next call: for clients, and for schemathesis' stateful runs.
+LINKS = {
+    ("projects_create", "201"): _links(
+        GetProject=_project("projects_retrieve"),
+        EditProject=_project("projects_partial_update"),
+        PublishProject=_project("projects_publish_create"),
+        PauseProject=_project("projects_pause_create"),
+        ImportTasks=_project("imports_create"),
+        ExportLabels=_project("projects_exports_create"),
+        ProjectAnnotators=_project("projects_annotators_retrieve"),
+    ),
+    ("projects_publish_create", "200"): _links(NextTask=_project("projects_next_create")),
+    ("projects_next_create", "200"): _links(
+        Submit=("assignments_submit_create", "assignment_id", "assignment"),
+        Skip=("assignments_skip_create", "assignment_id", "assignment"),
+    ),
+    ("projects_exports_create", "202"): _links(
+        GetExport=_export("exports_retrieve"),
+        Download=_export("exports_download_retrieve"),
+        Provenance=_export("exports_provenance_retrieve"),
+        Zip=_export("exports_zip_retrieve"),
+    ),
+    ("imports_create", "202"): _links(GetImport=("imports_retrieve", "import_id", "id")),
+}
+
+
+def add_links(result, generator, request, public):
+    """drf-spectacular post-processing hook: the LINKS above into the responses."""
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            for code, response in operation.get("responses", {}).items():
+                links = LINKS.get((operation.get("operationId"), code))
+                if links:
+                    response["links"] = links
+    return result

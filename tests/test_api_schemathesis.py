@@ -175,6 +175,50 @@ def test_the_api_answers_as_its_schema_says_for_every_role(api_schema, role):
     )
 
 
+# Stateful runs follow the schema's links (fairlabel/schema.py LINKS, and those schemathesis
+# infers from the project list): an owner creates a project, then edits, publishes, imports
+# into and exports it and reads the export; an annotator claims the next task, then submits or
+# skips it. Bounded: a few scenarios of a few steps each.
+STATEFUL_SCENARIOS = int(os.environ.get("FAIRLABEL_SCHEMATHESIS_SCENARIOS", "10"))
+
+
+@pytest.mark.parametrize("role", ["owner", "annotator"])
+def test_stateful_walks_follow_the_links(api_schema, role):
+    world = build_world()
+    headers = {"Authorization": f"Token {world.tokens[role]}"}
+    tally = Tally()
+
+    class Walk(api_schema.as_state_machine()):
+        def get_call_kwargs(self, case):
+            return {"headers": headers}
+
+        def validate_response(self, response, case, additional_checks=None, **kwargs):
+            tally.examples += 1
+            tally.statuses[f"{response.status_code // 100}xx"] += 1
+            try:
+                case.validate_response(response, checks=CHECKS, headers=headers)
+            except (FailureGroup, Exception) as failure:
+                key = f"{role} {case.method} {case.path} → {response.status_code}"
+                tally.failures.setdefault(key, "\n    ".join(str(failure).splitlines()[:12]))
+
+    Walk.run(
+        settings=hypothesis_settings(
+            max_examples=STATEFUL_SCENARIOS,
+            stateful_step_count=6,
+            deadline=None,
+            database=None,
+            derandomize=True,
+            phases=[Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
+    )
+    print(f"\nstateful as {role}: {tally.examples} calls, statuses {dict(tally.statuses)}")
+    assert tally.examples > STATEFUL_SCENARIOS
+    assert not tally.failures, "\n" + "\n".join(
+        f"- {key}\n    {message}" for key, message in sorted(tally.failures.items())
+    )
+
+
 def test_the_schema_says_what_the_api_does(api_schema):
     raw = api_schema.raw_schema
     paths, components = raw["paths"], raw["components"]["schemas"]
@@ -212,3 +256,5 @@ def test_the_schema_says_what_the_api_does(api_schema):
                 error = operation["responses"][code]["content"]["application/json"]["schema"]
                 assert {"error", "detail"} <= set(ref(error)["required"]), (method, path, code)
     assert "409" in paths["/api/projects/{project_id}/next/"]["post"]["responses"]
+    links = paths["/api/projects/{project_id}/next/"]["post"]["responses"]["200"]["links"]
+    assert links["Submit"]["parameters"] == {"assignment_id": "$response.body#/assignment"}

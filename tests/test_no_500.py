@@ -174,3 +174,22 @@ def test_api_errors_are_json_whatever_the_url_or_the_accept_header(owner, client
         assert response.status_code == 404
         assert response["Content-Type"] == "application/json"
         assert response.json()["error"] == "not_found"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/projects/99999999999999999999/",
+        "/api/projects/9223372036854775808/next/",
+        "/api/assignments/9999999999999999999/submit/",
+        "/api/exports/99999999999999999999/download/",
+        "/projects/99999999999999999999/",
+        "/label/99999999999999999999/",
+    ],
+)
+def test_an_id_past_bigint_is_a_404(owner, client_for, path):
+    """Found by schemathesis: PostgreSQL's "bigint out of range" was a 500."""
+    response = client_for(owner).get(path)
+    assert response.status_code == 404
+    if path.startswith("/api/"):
+        assert response.json()["error"] == "not_found"
