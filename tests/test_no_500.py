@@ -193,3 +193,18 @@ def test_an_id_past_bigint_is_a_404(owner, client_for, path):
     assert response.status_code == 404
     if path.startswith("/api/"):
         assert response.json()["error"] == "not_found"
+
+
+@pytest.mark.parametrize(
+    ("path", "header"),
+    [
+        ("/api/me/", {"HTTP_AUTHORIZATION": "Token abc\x00def"}),
+        ("/api/me/", {"HTTP_AUTHORIZATION": "Token " + "g" * 40}),
+        ("/api/me/", {"HTTP_COOKIE": "sessionid=abcdefghij\x00kl"}),
+        ("/projects/", {"HTTP_COOKIE": "sessionid=abcdefghij\x00kl"}),
+    ],
+)
+def test_a_crafted_token_or_session_cookie_is_no_credential(db, client, path, header):
+    """A NUL in the token or the session key reached PostgreSQL: a 500."""
+    response = client.get(path, **header)
+    assert response.status_code in (401, 302)
