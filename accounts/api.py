@@ -1,19 +1,20 @@
 from django.contrib.auth import authenticate
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.authtoken.models import Token
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from accounts.roles import role_of
 from accounts.selectors import pseudonym_of
+from accounts.throttling import LoginRateThrottle
+from fairlabel.api_errors import ErrorOut
 from fairlabel.errors import DomainError
 
 
 class TokenIn(serializers.Serializer):
-    username = serializers.CharField()
+    username = serializers.CharField(max_length=150)  # Django's limit; axes stores it too
     password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False)
 
 
@@ -21,18 +22,21 @@ class TokenOut(serializers.Serializer):
     token = serializers.CharField()
 
 
-class LoginThrottle(AnonRateThrottle):
-    rate = "30/min"
-
-
 class TokenApi(APIView):
     """Exchange a username and password for an API token."""
 
     permission_classes = [AllowAny]
     authentication_classes: list = []
-    throttle_classes = [LoginThrottle]
+    throttle_classes = [LoginRateThrottle]
 
-    @extend_schema(request=TokenIn, responses=TokenOut)
+    @extend_schema(
+        request=TokenIn,
+        responses={
+            200: TokenOut,
+            400: ErrorOut,
+            429: OpenApiResponse(ErrorOut, description="Log-in delayed or address locked out."),
+        },
+    )
     def post(self, request):
         data = TokenIn(data=request.data)
         data.is_valid(raise_exception=True)

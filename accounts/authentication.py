@@ -36,6 +36,10 @@ _SQL = (  # noqa: S608
 
 class RoleTokenAuthentication(TokenAuthentication):
     def authenticate_credentials(self, key):
+        # Keys are 40 hex digits: anything else cannot match, and a NUL in it was a 500 on
+        # PostgreSQL, so it is refused before the query.
+        if len(key) != 40 or not all(c in "0123456789abcdef" for c in key):
+            raise exceptions.AuthenticationFailed(_("Invalid token."))
         # raw() applies each field's converters (timezone-aware datetimes on SQLite too).
         user = next(iter(User.objects.raw(_SQL, [key])), None)
         if user is None:

@@ -37,7 +37,7 @@ def signup(request):
         except DomainError as exc:
             form.add_error(None, exc.detail)
         else:
-            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            login(request, user, backend="accounts.backends.DelayedModelBackend")
             messages.success(
                 request, _("Welcome! Your pseudonym is %(p)s.") % {"p": user.profile.pseudonym}
             )

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
-from rest_framework import exceptions, status
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, JsonResponse
+from django.views.defaults import page_not_found
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -22,6 +26,18 @@ _CODES = {
 }
 
 
+class ErrorOut(serializers.Serializer):
+    """The shape of every error answer, for the OpenAPI schema."""
+
+    error = serializers.CharField(help_text="A stable code, e.g. invalid, not_found, break.")
+    detail = serializers.CharField(help_text="What went wrong, for people.")
+    fields = serializers.DictField(required=False, help_text="Messages per input field.")
+    field = serializers.CharField(required=False, help_text="The input field at fault.")
+    until = serializers.DateTimeField(required=False, allow_null=True)
+    rule = serializers.CharField(required=False, allow_null=True, help_text="URL of the rule.")
+    retry_after = serializers.IntegerField(required=False, help_text="Seconds to wait.")
+
+
 def exception_handler(exc, context):
     if isinstance(exc, DomainError):
         return Response(exc.as_dict(), status=exc.status_code)
@@ -29,6 +45,11 @@ def exception_handler(exc, context):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif isinstance(exc, DjangoValidationError):
+        # A model's full_clean() refusing what a service let through: the client's input, a 400.
+        exc = exceptions.ValidationError(
+            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        )
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
@@ -36,6 +57,8 @@ def exception_handler(exc, context):
     if isinstance(data, dict) and set(data) == {"detail"}:
         code = getattr(data["detail"], "code", None) or _CODES.get(response.status_code, "error")
         response.data = {"error": code, "detail": str(data["detail"])}
+        if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
+            response.data["retry_after"] = math.ceil(exc.wait)
     else:
         # Field validation errors: every field's messages beside a readable summary.
         response.data = {"error": "invalid", "detail": _first_message(data), "fields": data}
@@ -50,3 +73,10 @@ def _first_message(data) -> str:
     if isinstance(data, list) and data:
         return _first_message(data[0])
     return str(data)
+
+
+def not_found(request, exception=None):
+    """handler404: JSON under /api/ (the error shape), Django's page elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"error": "not_found", "detail": "Not found."}, status=404)
+    return page_not_found(request, exception)

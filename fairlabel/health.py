@@ -41,3 +41,20 @@ def healthz(request):
     checks = {"database": _database(), "broker": _broker()}
     ok = all(check["ok"] for check in checks.values())
     return JsonResponse({"ok": ok, **checks}, status=200 if ok else 503)
+
+
+class HealthCheckMiddleware:
+    """Answers /healthz first, before anything reads the Host header.
+
+    The container's own health check and load balancers probe http://localhost:8000/healthz or
+    an internal address, while ALLOWED_HOSTS names the public host only: through Django's host
+    validation that was a 400. /healthz reads nothing from the request and says only ok or
+    not, so it needs no host check (and no HTTPS redirect); every other URL still gets both."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path_info == "/healthz":
+            return healthz(request)
+        return self.get_response(request)

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from django.db import DatabaseError
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    inline_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
@@ -12,6 +17,7 @@ from rest_framework.views import APIView
 
 from accounts.permissions import HasRole
 from accounts.roles import Role
+from fairlabel.api_errors import ErrorOut
 from fairlabel.errors import DomainError
 from labeling import dispatch, selectors, services
 from labeling.models import Category, Project, TaskType
@@ -28,13 +34,103 @@ class DecimalString(serializers.CharField):
         return super().to_internal_value(data)
 
 
+_LABEL_VALUE = {"type": "string", "minLength": 1, "maxLength": 100}
+_LABEL_PROPERTIES = {
+    "value": _LABEL_VALUE,
+    "color": {"type": "string", "pattern": "^#[0-9a-fA-F]{6}$"},
+    "hotkey": {"type": "string", "maxLength": 1},
+}
+
+
+@extend_schema_field(
+    {
+        "type": "array",
+        "minItems": 1,
+        "maxItems": 200,
+        "items": {
+            "anyOf": [
+                _LABEL_VALUE,
+                {"type": "object", "properties": _LABEL_PROPERTIES, "required": ["value"]},
+            ]
+        },
+    }
+)
+class LabelsInField(serializers.JSONField):
+    """Labels as given: strings, or {"value", "color"?, "hotkey"?} objects."""
+
+
+@extend_schema_field(
+    {
+        "type": "array",
+        "items": {
+            "type": "object",
+            "properties": _LABEL_PROPERTIES,
+            "required": ["value", "color", "hotkey"],
+        },
+    }
+)
+class LabelsOutField(serializers.JSONField):
+    """Labels as stored: every one with its colour and hotkey ("" when it has none)."""
+
+
+def _result_of(title: str, key: str, value: dict) -> dict:
+    return {"title": title, "type": "object", "properties": {key: value}, "required": [key]}
+
+
+_NAMED = {"label": {"type": "string"}}
+_RESULT_SCHEMA = {
+    "description": "The result of the project's task type (DESIGN.md, task types).",
+    "anyOf": [
+        _result_of("Classification", "label", {"type": "string"}),
+        _result_of("MultiLabel", "labels", {"type": "array", "items": {"type": "string"}}),
+        _result_of(
+            "Spans",
+            "spans",
+            {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "start": {"type": "integer", "minimum": 0},
+                        "end": {"type": "integer", "minimum": 1},
+                        **_NAMED,
+                    },
+                    "required": ["start", "end", "label"],
+                },
+            },
+        ),
+        _result_of(
+            "Boxes",
+            "boxes",
+            {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "x": {"type": "number", "minimum": 0},
+                        "y": {"type": "number", "minimum": 0},
+                        "w": {"type": "number", "minimum": 0, "exclusiveMinimum": True},
+                        "h": {"type": "number", "minimum": 0, "exclusiveMinimum": True},
+                        **_NAMED,
+                    },
+                    "required": ["x", "y", "w", "h", "label"],
+                },
+            },
+        ),
+    ],
+}
+
+
+@extend_schema_field(_RESULT_SCHEMA)
+class ResultField(serializers.JSONField):
+    """An annotation's result, checked against the task type by labeling.results."""
+
+
 class ProjectIn(serializers.Serializer):
     title = serializers.CharField(max_length=200)
     instructions = serializers.CharField(required=False, allow_blank=True, default="")
     task_type = serializers.ChoiceField(choices=TaskType.choices)
-    labels = serializers.JSONField(
-        help_text='List of strings, or of {"value", "color"?, "hotkey"?}.'
-    )
+    labels = LabelsInField(help_text='List of strings, or of {"value", "color"?, "hotkey"?}.')
     annotations_per_task = serializers.IntegerField(
         required=False, default=1, min_value=1, max_value=50
     )
@@ -54,10 +150,10 @@ class ProjectOut(serializers.Serializer):
     id = serializers.IntegerField()
     title = serializers.CharField()
     instructions = serializers.CharField()
-    task_type = serializers.CharField()
-    labels = serializers.JSONField()
+    task_type = serializers.ChoiceField(choices=TaskType.choices)
+    labels = LabelsOutField()
     annotations_per_task = serializers.IntegerField()
-    content_categories = serializers.JSONField()
+    content_categories = serializers.ListField(child=serializers.CharField())
     price_per_task = serializers.DecimalField(max_digits=10, decimal_places=2)
     currency = serializers.CharField()
     estimated_seconds_per_task = serializers.IntegerField()
@@ -89,7 +185,7 @@ class ProjectListApi(GenericAPIView):
     def get_queryset(self):
         return selectors.projects_visible_to(self.request.user)
 
-    @extend_schema(operation_id="projects_list")
+    @extend_schema(operation_id="projects_list", responses=ProjectOut(many=True))
     def get(self, request):
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(ProjectOut(page, many=True).data)
@@ -226,7 +322,7 @@ class NextTaskApi(APIView):
         responses={
             200: NEXT_OUT,
             204: OpenApiResponse(description="Nothing left for you in this project."),
-            409: OpenApiResponse(description='{"error", "detail", "until", "rule"}'),
+            409: OpenApiResponse(ErrorOut, description="A rule refuses: until when, and why."),
         },
     )
     def post(self, request, project_id: int):
@@ -264,7 +360,7 @@ def with_next(body: dict, *, wanted: bool, annotator, project: Project) -> dict:
 
 
 class SubmitIn(serializers.Serializer):
-    result = serializers.JSONField()
+    result = ResultField()
     next = serializers.BooleanField(
         required=False, default=False, help_text="Also claim and return the next task."
     )
@@ -280,7 +376,7 @@ ANNOTATION_OUT = inline_serializer(
         "id": serializers.IntegerField(),
         "assignment": serializers.IntegerField(),
         "task": serializers.IntegerField(),
-        "result": serializers.JSONField(),
+        "result": ResultField(),
         "seconds": serializers.CharField(),
         "created_at": serializers.DateTimeField(),
         "is_extra": serializers.BooleanField(),
@@ -294,7 +390,18 @@ class SubmitApi(APIView):
 
     permission_classes = [HasRole(Role.ANNOTATOR)]
 
-    @extend_schema(request=SubmitIn, responses={201: ANNOTATION_OUT, 200: ANNOTATION_OUT})
+    @extend_schema(
+        request=SubmitIn,
+        responses={
+            201: ANNOTATION_OUT,
+            200: ANNOTATION_OUT,
+            409: OpenApiResponse(
+                ErrorOut,
+                description="slot_taken: the work is kept as an extra annotation "
+                "(`annotation`); or the assignment is no longer open.",
+            ),
+        },
+    )
     def post(self, request, assignment_id: int):
         data = SubmitIn(data=request.data)
         data.is_valid(raise_exception=True)
@@ -341,9 +448,13 @@ class SkipApi(APIView):
 
     @extend_schema(
         request=SkipIn,
-        responses=inline_serializer(
-            "SkipOut", {"assignment": serializers.IntegerField(), "status": serializers.CharField()}
-        ),
+        responses={
+            200: inline_serializer(
+                "SkipOut",
+                {"assignment": serializers.IntegerField(), "status": serializers.CharField()},
+            ),
+            409: OpenApiResponse(ErrorOut, description="The task was already submitted."),
+        },
     )
     def post(self, request, assignment_id: int):
         data = SkipIn(data=request.data)

@@ -40,10 +40,10 @@ def labels_normalize(raw: Any) -> list[dict[str, str]]:
                 field="labels",
             )
         value = item["value"].strip()
-        if not value or len(value) > 100:
+        if not value or len(value) > 100 or _has_control(value):
             raise DomainError(
                 "invalid_labels",
-                f"Label {index + 1} must have 1 to 100 characters.",
+                f"Label {index + 1} must have 1 to 100 characters, none of them control ones.",
                 field="labels",
             )
         if value in seen_values:
@@ -65,7 +65,7 @@ def labels_normalize(raw: Any) -> list[dict[str, str]]:
             hotkey = HOTKEYS[index] if index < len(HOTKEYS) else ""
         hotkey = str(hotkey).lower()
         if hotkey:
-            if len(hotkey) != 1 or hotkey in RESERVED_KEYS:
+            if len(hotkey) != 1 or hotkey in RESERVED_KEYS or _has_control(hotkey):
                 raise DomainError(
                     "invalid_labels",
                     f"The hotkey of {value!r} must be one key other than S, Z, Enter or Space.",
@@ -80,6 +80,11 @@ def labels_normalize(raw: Any) -> list[dict[str, str]]:
     if len(labels) > 200:
         raise DomainError("invalid_labels", "A project has at most 200 labels.", field="labels")
     return labels
+
+
+def _has_control(text: str) -> bool:
+    """NUL and the other C0 controls: PostgreSQL refuses NUL, and none of them is a label."""
+    return any(ord(c) < 0x20 or c == "\x7f" for c in text)
 
 
 def categories_normalize(raw: Any, *, field: str = "content_categories") -> list[str]:
@@ -114,7 +119,7 @@ def result_validate(
         raise _fail("The result must be a JSON object.")
     if task_type in (TaskType.TEXT_CLASSIFICATION, TaskType.IMAGE_CLASSIFICATION):
         label = result.get("label")
-        if label not in allowed:
+        if not isinstance(label, str) or label not in allowed:
             raise _fail(f"Choose one label among: {', '.join(labels)}.")
         return {"label": label}
     if task_type == TaskType.MULTI_LABEL:
@@ -139,7 +144,7 @@ def result_validate(
                 raise _fail(f"Span {n}: start and end must be integers.")
             if not 0 <= start < end or (text is not None and end > len(text)):
                 raise _fail(f"Span {n}: offsets {start}-{end} are outside the text.")
-            if label not in allowed:
+            if not isinstance(label, str) or label not in allowed:
                 raise _fail(f"Span {n}: unknown label {label!r}.")
             cleaned.append({"start": start, "end": end, "label": label})
         cleaned.sort(key=lambda s: (s["start"], s["end"]))
@@ -158,7 +163,7 @@ def result_validate(
             x, y, w, h = coords
             if x < 0 or y < 0 or w <= 0 or h <= 0:
                 raise _fail(f"Box {n}: needs x, y ≥ 0 and a positive width and height.")
-            if box.get("label") not in allowed:
+            if not isinstance(box.get("label"), str) or box["label"] not in allowed:
                 raise _fail(f"Box {n}: unknown label {box.get('label')!r}.")
             cleaned.append({"x": x, "y": y, "w": w, "h": h, "label": box["label"]})
         return {"boxes": cleaned}

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterable
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -32,6 +33,17 @@ EDITABLE_FIELDS = (
 )
 
 
+# A price is plain digits with at most 2 decimals and as many integer digits as the column
+# holds: no exponent ("1e400"), no NaN or Infinity, no "1_000", nothing PostgreSQL would refuse.
+_PRICE_FIELD = Project._meta.get_field("price_per_task")
+_PRICE = re.compile(
+    rf"\d{{1,{_PRICE_FIELD.max_digits - _PRICE_FIELD.decimal_places}}}"
+    rf"(\.\d{{1,{_PRICE_FIELD.decimal_places}}})?",
+    re.ASCII,
+)
+_PRICE_MAX = "9" * (_PRICE_FIELD.max_digits - _PRICE_FIELD.decimal_places) + ".99"
+
+
 def _price(value: Any) -> Decimal:
     if isinstance(value, float):
         raise DomainError(
@@ -39,19 +51,18 @@ def _price(value: Any) -> Decimal:
             'Send the price as a decimal string, like "0.10".',
             field="price_per_task",
         )
-    try:
-        price = Decimal(str(value))
-    except InvalidOperation as exc:
-        raise DomainError(
-            "invalid_price", f"{value!r} is not a price.", field="price_per_task"
-        ) from exc
-    if not price.is_finite() or price < 0 or price != price.quantize(Decimal("0.01")):
+    if isinstance(value, Decimal) and value.is_finite():
+        value = format(value, "f")  # never the exponent form: Decimal("1E+1") is 10
+    elif isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not _PRICE.fullmatch(value.strip()):
         raise DomainError(
             "invalid_price",
-            "The price must be ≥ 0 with at most 2 decimals.",
+            f"The price must be a decimal string from 0.00 to {_PRICE_MAX}, "
+            "with at most 2 decimals.",
             field="price_per_task",
         )
-    return price.quantize(Decimal("0.01"))
+    return Decimal(value.strip()).quantize(Decimal("0.01"))
 
 
 def _clean(fields: dict[str, Any]) -> dict[str, Any]:

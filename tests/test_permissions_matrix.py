@@ -106,66 +106,66 @@ MATRIX: list[tuple] = [
     # --- API: projects -------------------------------------------------------------------------
     ("api/projects/",                                 "GET",   "/api/projects/",                      _,            401,       200,       200,       200,   200,        200,     200),  # noqa: E501
     ("api/projects/",                                 "POST",  "/api/projects/",                      "project",    401,       403,       403,       201,   201,        403,     201),  # noqa: E501
-    ("api/projects/<int:project_id>/",                "GET",   "/api/projects/{pub}/",                _,            401,       200,       200,       200,   404,        200,     200),  # noqa: E501
-    ("api/projects/<int:project_id>/",                "GET",   "/api/projects/{draft}/",              _,            401,       404,       404,       200,   404,        200,     200),  # noqa: E501
-    ("api/projects/<int:project_id>/",                "GET",   "/api/projects/{paused}/",             _,            401,       404,       404,       200,   404,        200,     200),  # noqa: E501
-    ("api/projects/<int:project_id>/",                "PATCH", "/api/projects/{pub}/",                "patch",      401,       403,       403,       200,   404,        403,     200),  # noqa: E501
-    ("api/projects/<int:project_id>/",                "PUT",   "/api/projects/{pub}/",                "patch",      401,       403,       403,       405,   405,        403,     405),  # noqa: E501
-    ("api/projects/<int:project_id>/",                "DELETE", "/api/projects/{pub}/",               _,            401,       403,       403,       405,   405,        403,     405),  # noqa: E501
-    ("api/projects/<int:project_id>/publish/",        "POST",  "/api/projects/{draft}/publish/",      _,            401,       403,       403,       200,   404,        403,     200),  # noqa: E501
-    ("api/projects/<int:project_id>/pause/",          "POST",  "/api/projects/{pub}/pause/",          _,            401,       403,       403,       200,   404,        403,     200),  # noqa: E501
-    ("api/projects/<int:project_id>/annotators/",     "GET",   "/api/projects/{pub}/annotators/",     _,            401,       DENY,      DENY,      200,   404,        200,     200),  # noqa: E501
-    ("api/projects/<int:project_id>/tasks/<int:task_id>/", "GET", "/api/projects/{pub}/tasks/{task}/", _,           401,       DENY,      DENY,      200,   404,        200,     200),  # noqa: E501
-    ("api/projects/<int:project_id>/tasks/<int:task_id>/", "GET", "/api/projects/{draft}/tasks/{task}/", _,         401,       DENY,      DENY,      404,   404,        404,     404),  # noqa: E501
+    ("api/projects/<id:project_id>/",                "GET",   "/api/projects/{pub}/",                _,            401,       200,       200,       200,   404,        200,     200),  # noqa: E501
+    ("api/projects/<id:project_id>/",                "GET",   "/api/projects/{draft}/",              _,            401,       404,       404,       200,   404,        200,     200),  # noqa: E501
+    ("api/projects/<id:project_id>/",                "GET",   "/api/projects/{paused}/",             _,            401,       404,       404,       200,   404,        200,     200),  # noqa: E501
+    ("api/projects/<id:project_id>/",                "PATCH", "/api/projects/{pub}/",                "patch",      401,       403,       403,       200,   404,        403,     200),  # noqa: E501
+    ("api/projects/<id:project_id>/",                "PUT",   "/api/projects/{pub}/",                "patch",      401,       403,       403,       405,   405,        403,     405),  # noqa: E501
+    ("api/projects/<id:project_id>/",                "DELETE", "/api/projects/{pub}/",               _,            401,       403,       403,       405,   405,        403,     405),  # noqa: E501
+    ("api/projects/<id:project_id>/publish/",        "POST",  "/api/projects/{draft}/publish/",      _,            401,       403,       403,       200,   404,        403,     200),  # noqa: E501
+    ("api/projects/<id:project_id>/pause/",          "POST",  "/api/projects/{pub}/pause/",          _,            401,       403,       403,       200,   404,        403,     200),  # noqa: E501
+    ("api/projects/<id:project_id>/annotators/",     "GET",   "/api/projects/{pub}/annotators/",     _,            401,       DENY,      DENY,      200,   404,        200,     200),  # noqa: E501
+    ("api/projects/<id:project_id>/tasks/<id:task_id>/", "GET", "/api/projects/{pub}/tasks/{task}/", _,           401,       DENY,      DENY,      200,   404,        200,     200),  # noqa: E501
+    ("api/projects/<id:project_id>/tasks/<id:task_id>/", "GET", "/api/projects/{draft}/tasks/{task}/", _,         401,       DENY,      DENY,      404,   404,        404,     404),  # noqa: E501
     # --- API: the dispatcher -------------------------------------------------------------------
-    ("api/projects/<int:project_id>/next/",           "POST",  "/api/projects/{pub}/next/",           _,            401,       200,       200,       403,   403,        403,     403),  # noqa: E501
-    ("api/projects/<int:project_id>/next/",           "POST",  "/api/projects/{draft}/next/",         _,            401,       404,       404,       403,   403,        403,     403),  # noqa: E501
-    ("api/projects/<int:project_id>/next/",           "POST",  "/api/projects/{paused}/next/",        _,            401,       409,       409,       403,   403,        403,     403),  # noqa: E501
-    ("api/assignments/<int:assignment_id>/submit/",   "POST",  "/api/assignments/{a_open}/submit/",   "result",     401,       201,       404,       403,   403,        403,     403),  # noqa: E501
-    ("api/assignments/<int:assignment_id>/skip/",     "POST",  "/api/assignments/{a_open}/skip/",     _,            401,       200,       404,       403,   403,        403,     403),  # noqa: E501
+    ("api/projects/<id:project_id>/next/",           "POST",  "/api/projects/{pub}/next/",           _,            401,       200,       200,       403,   403,        403,     403),  # noqa: E501
+    ("api/projects/<id:project_id>/next/",           "POST",  "/api/projects/{draft}/next/",         _,            401,       404,       404,       403,   403,        403,     403),  # noqa: E501
+    ("api/projects/<id:project_id>/next/",           "POST",  "/api/projects/{paused}/next/",        _,            401,       409,       409,       403,   403,        403,     403),  # noqa: E501
+    ("api/assignments/<id:assignment_id>/submit/",   "POST",  "/api/assignments/{a_open}/submit/",   "result",     401,       201,       404,       403,   403,        403,     403),  # noqa: E501
+    ("api/assignments/<id:assignment_id>/skip/",     "POST",  "/api/assignments/{a_open}/skip/",     _,            401,       200,       404,       403,   403,        403,     403),  # noqa: E501
     # --- API: working time ---------------------------------------------------------------------
     ("api/heartbeat/",                                "POST",  "/api/heartbeat/",                     _,            401,       200,       200,       403,   403,        403,     403),  # noqa: E501
     ("api/heartbeat/",                                "GET",   "/api/heartbeat/",                     _,            401,       200,       200,       403,   403,        403,     403),  # noqa: E501
     ("api/breaks/",                                   "POST",  "/api/breaks/",                        _,            401,       201,       201,       403,   403,        403,     403),  # noqa: E501
-    ("api/projects/<int:project_id>/consent/",        "GET",   "/api/projects/{pub}/consent/",        _,            401,       200,       200,       403,   403,        403,     403),  # noqa: E501
-    ("api/projects/<int:project_id>/consent/",        "POST",  "/api/projects/{pub}/consent/",        "consent",    401,       200,       200,       403,   403,        403,     403),  # noqa: E501
-    ("api/projects/<int:project_id>/consent/",        "GET",   "/api/projects/{draft}/consent/",      _,            401,       404,       404,       403,   403,        403,     403),  # noqa: E501
-    ("api/assignments/<int:assignment_id>/flag/",     "POST",  "/api/assignments/{a_open}/flag/",     "flag",       401,       200,       404,       403,   403,        403,     403),  # noqa: E501
+    ("api/projects/<id:project_id>/consent/",        "GET",   "/api/projects/{pub}/consent/",        _,            401,       200,       200,       403,   403,        403,     403),  # noqa: E501
+    ("api/projects/<id:project_id>/consent/",        "POST",  "/api/projects/{pub}/consent/",        "consent",    401,       200,       200,       403,   403,        403,     403),  # noqa: E501
+    ("api/projects/<id:project_id>/consent/",        "GET",   "/api/projects/{draft}/consent/",      _,            401,       404,       404,       403,   403,        403,     403),  # noqa: E501
+    ("api/assignments/<id:assignment_id>/flag/",     "POST",  "/api/assignments/{a_open}/flag/",     "flag",       401,       200,       404,       403,   403,        403,     403),  # noqa: E501
     ("api/breaks/end/",                               "POST",  "/api/breaks/end/",                    _,            401,       409,       409,       403,   403,        403,     403),  # noqa: E501
     # --- API: imports --------------------------------------------------------------------------
-    ("api/projects/<int:project_id>/imports/",        "POST",  "/api/projects/{pub}/imports/",        "jsonl",      401,       403,       403,       202,   404,        403,     202),  # noqa: E501
-    ("api/imports/<int:import_id>/",                  "GET",   "/api/imports/{import}/",              _,            401,       DENY,      DENY,      200,   404,        DENY,    200),  # noqa: E501
+    ("api/projects/<id:project_id>/imports/",        "POST",  "/api/projects/{pub}/imports/",        "jsonl",      401,       403,       403,       202,   404,        403,     202),  # noqa: E501
+    ("api/imports/<id:import_id>/",                  "GET",   "/api/imports/{import}/",              _,            401,       DENY,      DENY,      200,   404,        DENY,    200),  # noqa: E501
     # --- API: exports --------------------------------------------------------------------------
-    ("api/projects/<int:project_id>/exports/",        "POST",  "/api/projects/{pub}/exports/",        "export",     401,       403,       403,       202,   404,        403,     202),  # noqa: E501
-    ("api/exports/<int:job_id>/",                     "GET",   "/api/exports/{export}/",              _,            401,       DENY,      DENY,      200,   404,        DENY,    200),  # noqa: E501
-    ("api/exports/<int:job_id>/download/",            "GET",   "/api/exports/{export}/download/",     _,            401,       DENY,      DENY,      200,   404,        DENY,    200),  # noqa: E501
-    ("api/exports/<int:job_id>/provenance/",          "GET",   "/api/exports/{export}/provenance/",   _,            401,       DENY,      DENY,      200,   404,        DENY,    200),  # noqa: E501
-    ("api/exports/<int:job_id>/zip/",                 "GET",   "/api/exports/{export}/zip/",          _,            401,       DENY,      DENY,      200,   404,        DENY,    200),  # noqa: E501
+    ("api/projects/<id:project_id>/exports/",        "POST",  "/api/projects/{pub}/exports/",        "export",     401,       403,       403,       202,   404,        403,     202),  # noqa: E501
+    ("api/exports/<id:job_id>/",                     "GET",   "/api/exports/{export}/",              _,            401,       DENY,      DENY,      200,   404,        DENY,    200),  # noqa: E501
+    ("api/exports/<id:job_id>/download/",            "GET",   "/api/exports/{export}/download/",     _,            401,       DENY,      DENY,      200,   404,        DENY,    200),  # noqa: E501
+    ("api/exports/<id:job_id>/provenance/",          "GET",   "/api/exports/{export}/provenance/",   _,            401,       DENY,      DENY,      200,   404,        DENY,    200),  # noqa: E501
+    ("api/exports/<id:job_id>/zip/",                 "GET",   "/api/exports/{export}/zip/",          _,            401,       DENY,      DENY,      200,   404,        DENY,    200),  # noqa: E501
     # --- pages: projects (owners) --------------------------------------------------------------
     ("projects/",                                     "GET",   "/projects/",                          _,            LOGIN,     403,       403,       200,   200,        403,     200),  # noqa: E501
     ("projects/new/",                                 "GET",   "/projects/new/",                      _,            LOGIN,     403,       403,       200,   200,        403,     200),  # noqa: E501
-    ("projects/<int:project_id>/",                    "GET",   "/projects/{pub}/",                    _,            LOGIN,     DENY,      DENY,      200,   404,        200,     200),  # noqa: E501
-    ("projects/<int:project_id>/edit/",               "GET",   "/projects/{pub}/edit/",               _,            LOGIN,     403,       403,       200,   404,        403,     200),  # noqa: E501
-    ("projects/<int:project_id>/publish/",            "POST",  "/projects/{draft}/publish/",          _,            LOGIN,     403,       403,       302,   404,        403,     302),  # noqa: E501
-    ("projects/<int:project_id>/pause/",              "POST",  "/projects/{pub}/pause/",              _,            LOGIN,     403,       403,       302,   404,        403,     302),  # noqa: E501
-    ("projects/<int:project_id>/tasks/<int:task_id>/", "GET",  "/projects/{pub}/tasks/{task}/",       _,            LOGIN,     DENY,      DENY,      200,   404,        200,     200),  # noqa: E501
+    ("projects/<id:project_id>/",                    "GET",   "/projects/{pub}/",                    _,            LOGIN,     DENY,      DENY,      200,   404,        200,     200),  # noqa: E501
+    ("projects/<id:project_id>/edit/",               "GET",   "/projects/{pub}/edit/",               _,            LOGIN,     403,       403,       200,   404,        403,     200),  # noqa: E501
+    ("projects/<id:project_id>/publish/",            "POST",  "/projects/{draft}/publish/",          _,            LOGIN,     403,       403,       302,   404,        403,     302),  # noqa: E501
+    ("projects/<id:project_id>/pause/",              "POST",  "/projects/{pub}/pause/",              _,            LOGIN,     403,       403,       302,   404,        403,     302),  # noqa: E501
+    ("projects/<id:project_id>/tasks/<id:task_id>/", "GET",  "/projects/{pub}/tasks/{task}/",       _,            LOGIN,     DENY,      DENY,      200,   404,        200,     200),  # noqa: E501
     # --- pages: annotators, auditors, rules ----------------------------------------------------
     ("label/",                                        "GET",   "/label/",                             _,            LOGIN,     200,       200,       403,   403,        403,     403),  # noqa: E501
-    ("label/<int:project_id>/",                       "GET",   "/label/{pub}/",                       _,            LOGIN,     200,       200,       403,   403,        403,     403),  # noqa: E501
-    ("label/<int:project_id>/",                       "GET",   "/label/{draft}/",                     _,            LOGIN,     404,       404,       403,   403,        403,     403),  # noqa: E501
-    ("label/<int:project_id>/",                       "GET",   "/label/{paused}/",                    _,            LOGIN,     404,       404,       403,   403,        403,     403),  # noqa: E501
+    ("label/<id:project_id>/",                       "GET",   "/label/{pub}/",                       _,            LOGIN,     200,       200,       403,   403,        403,     403),  # noqa: E501
+    ("label/<id:project_id>/",                       "GET",   "/label/{draft}/",                     _,            LOGIN,     404,       404,       403,   403,        403,     403),  # noqa: E501
+    ("label/<id:project_id>/",                       "GET",   "/label/{paused}/",                    _,            LOGIN,     404,       404,       403,   403,        403,     403),  # noqa: E501
     ("audit/",                                        "GET",   "/audit/",                             _,            LOGIN,     403,       403,       403,   403,        200,     200),  # noqa: E501
     ("rules/",                                        "GET",   "/rules/",                             _,            200,       200,       200,       200,   200,        200,     200),  # noqa: E501
     # --- pages: imports ------------------------------------------------------------------------
-    ("projects/<int:project_id>/imports/",            "POST",  "/projects/{pub}/imports/",            "jsonl",      LOGIN,     403,       403,       302,   404,        403,     302),  # noqa: E501
-    ("projects/<int:project_id>/imports/latest/",     "GET",   "/projects/{img_draft}/imports/latest/", _,          LOGIN,     403,       403,       200,   404,        403,     200),  # noqa: E501
-    ("imports/<int:job_id>/status/",                  "GET",   "/imports/{import}/status/",           _,            LOGIN,     403,       403,       200,   404,        403,     200),  # noqa: E501
-    ("media-protected/<int:project_id>/<str:token>/<path:name>", "GET", "{img_pub_url}",              _,            LOGIN,     200,       404,       200,   404,        200,     200),  # noqa: E501
-    ("media-protected/<int:project_id>/<str:token>/<path:name>", "GET", "{img_draft_url}",            _,            LOGIN,     404,       404,       200,   404,        200,     200),  # noqa: E501
+    ("projects/<id:project_id>/imports/",            "POST",  "/projects/{pub}/imports/",            "jsonl",      LOGIN,     403,       403,       302,   404,        403,     302),  # noqa: E501
+    ("projects/<id:project_id>/imports/latest/",     "GET",   "/projects/{img_draft}/imports/latest/", _,          LOGIN,     403,       403,       200,   404,        403,     200),  # noqa: E501
+    ("imports/<id:job_id>/status/",                  "GET",   "/imports/{import}/status/",           _,            LOGIN,     403,       403,       200,   404,        403,     200),  # noqa: E501
+    ("media-protected/<id:project_id>/<str:token>/<path:name>", "GET", "{img_pub_url}",              _,            LOGIN,     200,       404,       200,   404,        200,     200),  # noqa: E501
+    ("media-protected/<id:project_id>/<str:token>/<path:name>", "GET", "{img_draft_url}",            _,            LOGIN,     404,       404,       200,   404,        200,     200),  # noqa: E501
     # --- pages: exports ------------------------------------------------------------------------
-    ("projects/<int:project_id>/exports/",            "GET",   "/projects/{pub}/exports/",            _,            LOGIN,     403,       403,       200,   404,        403,     200),  # noqa: E501
-    ("projects/<int:project_id>/exports/",            "POST",  "/projects/{pub}/exports/",            "export",     LOGIN,     403,       403,       302,   404,        403,     302),  # noqa: E501
-    ("projects/<int:project_id>/exports/jobs/",       "GET",   "/projects/{pub}/exports/jobs/",       _,            LOGIN,     403,       403,       200,   404,        403,     200),  # noqa: E501
+    ("projects/<id:project_id>/exports/",            "GET",   "/projects/{pub}/exports/",            _,            LOGIN,     403,       403,       200,   404,        403,     200),  # noqa: E501
+    ("projects/<id:project_id>/exports/",            "POST",  "/projects/{pub}/exports/",            "export",     LOGIN,     403,       403,       302,   404,        403,     302),  # noqa: E501
+    ("projects/<id:project_id>/exports/jobs/",       "GET",   "/projects/{pub}/exports/jobs/",       _,            LOGIN,     403,       403,       200,   404,        403,     200),  # noqa: E501
 ]
 # fmt: on
 

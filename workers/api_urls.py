@@ -6,5 +6,5 @@ urlpatterns = [
     path("heartbeat/", api.HeartbeatApi.as_view(), name="heartbeat"),
     path("breaks/", api.BreakApi.as_view(), name="breaks"),
     path("breaks/end/", api.BreakEndApi.as_view(), name="break-end"),
-    path("projects/<int:project_id>/consent/", api.ConsentApi.as_view(), name="consent"),
+    path("projects/<id:project_id>/consent/", api.ConsentApi.as_view(), name="consent"),
 ]

@@ -7,6 +7,7 @@ broker under var/celery/. DATABASE_URL switches to PostgreSQL, REDIS_URL to Redi
 from datetime import timedelta
 from pathlib import Path
 
+import csp.constants as csp
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
@@ -35,6 +36,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
+    "csp",
     "axes",
     "accounts",
     "labeling",
@@ -43,6 +45,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "fairlabel.health.HealthCheckMiddleware",  # first: /healthz skips host validation
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -52,6 +55,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
@@ -98,14 +102,19 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env_str("REDIS_URL", "")
 if REDIS_URL:
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            # A Redis that does not answer must fail fast (callers fall back), never hang.
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "accounts.backends.DelayedModelBackend",  # ModelBackend behind the per-username delay
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -113,16 +122,44 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+SESSION_ENGINE = "fairlabel.sessions"  # database sessions that ignore impossible keys
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "accounts:login"
 
-# Brute-force protection: lock a username+IP pair after 5 failures for an hour.
-AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
-AXES_COOLOFF_TIME = timedelta(hours=1)
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
-AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_TEMPLATE = "accounts/locked.html"
+# --- Log-in protection (accounts/policies.py; README "Log-in protection") ---------------------
+# Proxies whose X-Forwarded-For is believed (addresses or CIDRs): none unless configured.
+FAIRLABEL_TRUSTED_PROXIES = env_list("FAIRLABEL_TRUSTED_PROXIES", [])
+# Per username, from any address: after this many failures each attempt waits 1 s, doubling up
+# to the cap, so that a stranger can slow the owner's log-in but never lock it.
+FAIRLABEL_LOGIN_FREE_FAILURES = env_int("FAIRLABEL_LOGIN_FREE_FAILURES", 5)
+FAIRLABEL_LOGIN_MAX_DELAY_SECONDS = env_int("FAIRLABEL_LOGIN_MAX_DELAY_SECONDS", 60)
+# Token log-ins per address, successes included: a whole shift signing in from one office fits.
+FAIRLABEL_LOGIN_RATE = env_str("FAIRLABEL_LOGIN_RATE", "600/min")
+# Per address: refused after this many failures within the cool-off (successes never count).
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 100)
+AXES_COOLOFF_TIME = timedelta(minutes=30)
+AXES_LOCKOUT_PARAMETERS = ["ip_address"]
+AXES_CLIENT_IP_CALLABLE = "fairlabel.client_ip.client_ip"
+AXES_RESET_ON_SUCCESS = False  # one person's success must not wipe an address's failures
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # refused attempts do not extend it
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+
+# Content-Security-Policy on every response (django-csp): scripts only from our own files, no
+# inline script or handler; styles may be inline (style attributes, htmx's indicator style);
+# task images may come from anywhere the owner's data points (https or http).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [csp.SELF],
+        "script-src": [csp.SELF],
+        "style-src": [csp.SELF, csp.UNSAFE_INLINE],
+        "img-src": [csp.SELF, "data:", "blob:", "https:", "http:"],
+        "object-src": [csp.NONE],
+        "base-uri": [csp.SELF],
+        "form-action": [csp.SELF],
+        "frame-ancestors": [csp.NONE],
+    }
+}
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("fr", _("French"))]
@@ -152,7 +189,13 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "fairlabel.schema.AutoSchema",  # + the error answers of every view
+    # DRF's parsers, the JSON one refusing NUL characters and deep nesting (fairlabel/parsers.py).
+    "DEFAULT_PARSER_CLASSES": [
+        "fairlabel.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
@@ -169,6 +212,14 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # One name for the content categories wherever they appear (projects, consent, flags).
     "ENUM_NAME_OVERRIDES": {"ContentCategoryEnum": "labeling.models.Category"},
+    # <id:...> (fairlabel/converters.py): an id that fits PostgreSQL's bigint.
+    "PATH_CONVERTER_OVERRIDES": {
+        "id": {"type": "integer", "minimum": 0, "maximum": 999_999_999_999_999_999}
+    },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "fairlabel.schema.add_links",  # which answer leads to which call (stateful tests too)
+    ],
 }
 
 # --- Celery -------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from pathlib import Path
 os.environ.setdefault("FAIRLABEL_VAR_DIR", str(Path(tempfile.gettempdir()) / "fairlabel-test"))
 
 from .base import *  # noqa: F403
-from .base import CELERY_DIR, DATABASES, VAR_DIR
+from .base import CACHES, CELERY_DIR, DATABASES, VAR_DIR
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -32,3 +32,5 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# Runs sharing one Redis keep their cache keys (throttle counters) apart, like their databases.
+CACHES["default"]["KEY_PREFIX"] = f"test-{_RUN}"

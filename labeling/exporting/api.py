@@ -107,7 +107,23 @@ class _DownloadApi(APIView):
     renderer_classes = [JSONRenderer, _AnyRenderer]
     kind = "file"
 
-    @extend_schema(responses={200: OpenApiResponse(OpenApiTypes.BINARY)})
+    def handle_exception(self, exc):
+        # An error is JSON whatever the client accepts: the file's type is for the file only.
+        self.request.accepted_renderer = JSONRenderer()
+        self.request.accepted_media_type = JSONRenderer.media_type
+        return super().handle_exception(exc)
+
+    @extend_schema(
+        responses={
+            (200, "application/json"): OpenApiResponse(
+                OpenApiTypes.ANY, description="json, label_studio and coco exports; provenance"
+            ),
+            (200, "application/x-ndjson"): OpenApiTypes.STR,
+            (200, "text/csv"): OpenApiTypes.STR,
+            (200, "text/plain"): OpenApiTypes.STR,
+            (200, "application/zip"): OpenApiTypes.BINARY,
+        }
+    )
     def get(self, request, job_id: int):
         job = selectors.export_job_ready(user=request.user, job_id=job_id)
         name = selectors.export_filename(job, self.kind)

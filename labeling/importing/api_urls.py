@@ -1,12 +1,13 @@
 from django.urls import path
 
+import fairlabel.converters  # noqa: F401  (registers <id:...>)
 from labeling.importing import api
 
 urlpatterns = [
     path(
-        "projects/<int:project_id>/imports/",
+        "projects/<id:project_id>/imports/",
         api.ProjectImportsApi.as_view(),
         name="project-imports",
     ),
-    path("imports/<int:import_id>/", api.ImportDetailApi.as_view(), name="import"),
+    path("imports/<id:import_id>/", api.ImportDetailApi.as_view(), name="import"),
 ]

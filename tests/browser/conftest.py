@@ -27,6 +27,14 @@ CHROMIUM_ARGS = [
 ]
 
 
+CSP_LISTENER = """
+document.addEventListener("securitypolicyviolation", (e) => {
+  const where = `${e.sourceFile}:${e.lineNumber}`;
+  console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI || "inline"} at ${where}`);
+});
+"""
+
+
 def pytest_collection_modifyitems(items):
     for item in items:
         if "tests/browser" in str(item.fspath):
@@ -56,6 +64,17 @@ def page(browser, live_server) -> Iterator:
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    # Content-Security-Policy: Chromium reports each refusal on the console; the listener adds
+    # the directive and the source, on every page the test opens.
+    context.add_init_script(CSP_LISTENER)
+    page.on(
+        "console",
+        lambda msg: (
+            errors.append(msg.text)
+            if "Content Security Policy" in msg.text or msg.text.startswith("CSP violation")
+            else None
+        ),
+    )
     page.js_errors = errors  # type: ignore[attr-defined]
     yield page
     context.close()
@@ -72,6 +91,7 @@ def login(page, username: str, password: str = PASSWORD) -> None:
 
 def axe_violations(page, *, impacts=("serious", "critical")) -> list[dict]:
     """Run axe-core (vendored from the npm registry) on the page; return the bad violations."""
-    page.add_script_tag(path=str(AXE))
+    # Evaluated, not added as a <script> element: the page's CSP refuses inline scripts.
+    page.evaluate(AXE.read_text())
     results = page.evaluate("async () => await axe.run(document)")
     return [v for v in results["violations"] if v["impact"] in impacts]

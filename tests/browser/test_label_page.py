@@ -52,8 +52,8 @@ def _wait_task(page, previous=None):
         page.wait_for_function(
             "prev => document.getElementById('task-view').dataset.taskId !== prev", arg=previous
         )
-    page.wait_for_function(
-        "document.getElementById('labeler').getAttribute('aria-busy') === 'false'"
+    page.wait_for_function(  # a function, not an expression: the CSP forbids eval()
+        "() => document.getElementById('labeler').getAttribute('aria-busy') === 'false'"
     )
     return page.locator("#task-view").get_attribute("data-task-id")
 
