@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 
 from accounts.permissions import HasRole
 from accounts.roles import Role
+from fairlabel.api_errors import ErrorOut
 from labeling.models import Category
 from labeling.selectors import project_get
 from workers import selectors, services
@@ -77,7 +78,10 @@ class BreakApi(APIView):
 
     @extend_schema(
         request=BreakIn,
-        responses={201: STANDING_OUT, 409: OpenApiResponse(description="Already on a break.")},
+        responses={
+            201: STANDING_OUT,
+            409: OpenApiResponse(ErrorOut, description="Already on a break."),
+        },
     )
     def post(self, request):
         data = BreakIn(data=request.data)
@@ -135,7 +139,10 @@ class BreakEndApi(APIView):
 
     @extend_schema(
         request=None,
-        responses={200: STANDING_OUT, 409: OpenApiResponse(description="No break to end.")},
+        responses={
+            200: STANDING_OUT,
+            409: OpenApiResponse(ErrorOut, description="No break to end, or one due by the rules."),
+        },
     )
     def post(self, request):
         return Response(services.break_end(annotator=request.user).as_dict())
