@@ -40,8 +40,8 @@ def test_a_break_comes_with_a_countdown_and_tasks_come_back_by_themselves(page, 
     for _ in range(40):  # label until the break comes
         if refusal.is_visible():
             break
-        page.wait_for_function(
-            "document.getElementById('labeler').getAttribute('aria-busy') === 'false'"
+        page.wait_for_function(  # a function, not an expression: the CSP forbids eval()
+            "() => document.getElementById('labeler').getAttribute('aria-busy') === 'false'"
         )
         if refusal.is_visible():
             break
