@@ -424,3 +424,51 @@ def test_a_blurred_image_is_revealed_under_the_pointer_and_blurred_again_after(p
         "() => !document.getElementById('canvas').classList.contains('revealed')"
     )
     assert "blur(0px)" not in page.evaluate(filter_of)
+
+
+def _grey_share(png: bytes) -> float:
+    """The share of pixels with no colour (r, g and b within 12 of each other)."""
+    import io
+
+    from PIL import Image
+
+    data = Image.open(io.BytesIO(png)).convert("RGB").tobytes()
+    triples = [data[i : i + 3] for i in range(0, len(data), 3)]
+    return sum(1 for rgb in triples if max(rgb) - min(rgb) <= 12) / len(triples)
+
+
+def test_a_sensitive_image_is_grey_from_its_first_paint_and_in_colour_only_under_the_pointer(
+    page,
+):
+    """Pixels, not classes: the test image is coloured shapes; protected, every painted pixel is
+    grey (blurred and greyscale), from the first frame the image is shown."""
+    project = _project(
+        TaskType.IMAGE_CLASSIFICATION, [{"data": {"image": IMAGE}, "categories": ["violence"]}]
+    )
+    annotator = user_factory("annotator")
+    login(page, annotator.username)
+    page.mouse.move(1, 1)
+    # Record the canvas the moment it is inserted, before any later frame.
+    page.add_init_script(
+        """
+        new MutationObserver((records, observer) => {
+          const img = document.querySelector('.task-image');
+          if (img) {
+            window.firstFilter = getComputedStyle(img).filter;
+            observer.disconnect();
+          }
+        }).observe(document, { childList: true, subtree: true });
+        """
+    )
+    page.goto(f"/label/{project.pk}/")
+    _wait_task(page)
+    assert "grayscale(1)" in page.evaluate("() => window.firstFilter")
+    canvas = page.get_by_test_id("canvas")
+    assert _grey_share(canvas.screenshot()) > 0.99
+    canvas.hover(position={"x": 40, "y": 40})
+    canvas.hover(position={"x": 60, "y": 50})
+    page.wait_for_timeout(300)  # the filter's transition
+    assert _grey_share(canvas.screenshot()) < 0.9  # the colours are back
+    page.mouse.move(1, 1)
+    page.wait_for_timeout(300)
+    assert _grey_share(canvas.screenshot()) > 0.99
