@@ -84,6 +84,12 @@
     const response = await call("POST", cfg.urls.breaks, { kind: "stop_sensitive_today" });
     if (response.status === 201) { say(T.stoppedSensitive); resume(); }
   });
+  const consentBtn = $("consent-btn");
+  if (consentBtn) consentBtn.addEventListener("click", async () => {
+    // Change or withdraw the consent at any time: one click to the choice, one to confirm.
+    const response = await call("GET", cfg.urls.consent);
+    if (response.status === 200) showConsent(response.data);
+  });
   const flagForm = $("flag-form");
   if (flagForm) flagForm.addEventListener("submit", async (e) => {
     e.preventDefault();

@@ -66,3 +66,23 @@ def test_declining_every_category_serves_only_safe_tasks(page):
     page.keyboard.press("Enter")
     # Nothing safe is left: the consent panel comes back, with the choice still open.
     expect(page.get_by_test_id("consent")).to_be_visible()
+
+
+def test_consent_is_withdrawn_from_the_labeling_page_in_one_click(page):
+    project = project_factory(content_categories=["violence"])
+    tasks_create(
+        project=project,
+        rows=[{"data": {"text": f"Harsh {n}"}} for n in range(2)]
+        + [{"data": {"text": "Calm"}, "categories": []}],
+    )
+    Project.objects.filter(pk=project.pk).update(status=Project.Status.PUBLISHED)
+    annotator = user_factory("annotator")
+    login(page, annotator.username)
+    page.goto(f"/label/{project.pk}/")
+    page.get_by_label("Violence").check()
+    page.get_by_role("button", name="Agree to the checked kinds and continue").click()
+    page.wait_for_selector("#task-view[data-task-id]")
+    page.get_by_role("button", name="What I agreed to see").click()
+    page.get_by_role("button", name="Continue without sensitive content").click()
+    expect(page.locator("#task-view")).to_contain_text("Calm")
+    assert Consent.objects.get(annotator=annotator).categories == []
