@@ -91,7 +91,7 @@ def main() -> None:
     final = services.work_standing(annotator=annotator, now=t)
     print(
         f"end of day: worked {hm(final.today_seconds)}, breaks {hm(final.today_break_seconds)}, "
-        f"paid time {hm(final.today_seconds + final.today_break_seconds)}, {tasks} tasks"
+        f"work and breaks {hm(final.today_seconds + final.today_break_seconds)}, {tasks} tasks"
     )
 
 
