@@ -196,12 +196,41 @@ def _work_left(state: WorkState | None, policies: dict) -> Decimal:
 # --- the dispatcher's gate and hooks -----------------------------------------------------------
 
 
+def annotator_rows(context: DispatchContext) -> tuple[WorkState | None, set[str]]:
+    """The annotator's working state and its consent for the project, read once per request for
+    both gates (one query; a second only before the annotator's first sign of work)."""
+
+    def load() -> tuple[WorkState | None, set[str]]:
+        from django.db.models import JSONField, OuterRef, Subquery
+
+        from workers.models import Consent
+
+        consent = Consent.objects.filter(project_id=context.project.pk)
+        state = (
+            WorkState.objects.filter(annotator_id=context.annotator.pk)
+            .annotate(
+                consented=Subquery(
+                    consent.filter(annotator_id=OuterRef("annotator_id")).values("categories")[:1],
+                    output_field=JSONField(),
+                )
+            )
+            .first()
+        )
+        if state is not None:
+            return state, set(state.consented or [])
+        row = (
+            consent.filter(annotator_id=context.annotator.pk)
+            .values_list("categories", flat=True)
+            .first()
+        )
+        return None, set(row or [])
+
+    return context.memo("workers.rows", load)
+
+
 def working_time_gate(context: DispatchContext) -> Refusal | None:
     """Breaks, daily and weekly hours, rest and the day off, across all projects."""
-    state = context.memo(
-        "workers.state",
-        lambda: WorkState.objects.filter(annotator_id=context.annotator.pk).first(),
-    )
+    state, _consented = annotator_rows(context)
     return standing_of(state, now=context.now, tz=context.tz, policies=context.policies).refusal
 
 
@@ -243,22 +272,9 @@ def exposure_gate(context: DispatchContext) -> Restriction | None:
     served. Safe tasks of the same project are served meanwhile; when none is left, the answer
     is the restriction's refusal with until when."""
     from labeling.models import Category
-    from workers.models import Consent
 
     now, tz, p = context.now, context.tz, context.policies
-    state = context.memo(
-        "workers.state",
-        lambda: WorkState.objects.filter(annotator_id=context.annotator.pk).first(),
-    )
-    consented = context.memo(
-        "workers.consent",
-        lambda: set(
-            Consent.objects.filter(annotator_id=context.annotator.pk, project_id=context.project.pk)
-            .values_list("categories", flat=True)
-            .first()
-            or []
-        ),
-    )
+    state, consented = annotator_rows(context)
     restriction = Restriction()
     not_consented = frozenset(Category.values) - consented
     if not_consented:

@@ -613,11 +613,11 @@ def _cycle_queries(client, project, django_assert_max_num_queries, bound_next, b
 
 
 # With every gate of the working-time issue on. next: auth token + role + time zone, project,
-# held assignment, policy overrides, the working-time state (the gates), the annotator's consent
-# for the project (the exposure gate); the claim: SELECT,
+# held assignment, policy overrides, the working-time state with the annotator's consent for the
+# project (one query for both gates); the claim: SELECT,
 # UPDATE, INSERT; the hook: locked state, span UPDATE, state UPDATE (+ savepoint pair inside
 # the test transaction; + SET LOCAL synchronous_commit on PostgreSQL).
-NEXT_QUERIES = 14
+NEXT_QUERIES = 13
 # auth token + role + time zone, then the locked assignment, its project, its task's data, the
 # policies, INSERT, two UPDATEs; the hook: locked state, span UPDATE, state UPDATE (+ savepoint
 # pair): plain statements, cheaper to run than one joined ORM query.
