@@ -4,6 +4,7 @@ then the stored results are checked in the database."""
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -423,6 +424,8 @@ def test_a_blurred_image_is_revealed_under_the_pointer_and_blurred_again_after(p
     page.wait_for_function(
         "() => !document.getElementById('canvas').classList.contains('revealed')"
     )
+    # Blurred and grey again once the short transition has run.
+    expect(page.locator(".task-image")).to_have_css("filter", re.compile(r"grayscale\(1\)"))
     assert "blur(0px)" not in page.evaluate(filter_of)
 
 
@@ -467,8 +470,9 @@ def test_a_sensitive_image_is_grey_from_its_first_paint_and_in_colour_only_under
     assert _grey_share(canvas.screenshot()) > 0.99
     canvas.hover(position={"x": 40, "y": 40})
     canvas.hover(position={"x": 60, "y": 50})
-    page.wait_for_timeout(300)  # the filter's transition
+    image = page.locator(".task-image")
+    expect(image).to_have_css("filter", "blur(0px) grayscale(0)")  # the transition has run
     assert _grey_share(canvas.screenshot()) < 0.9  # the colours are back
     page.mouse.move(1, 1)
-    page.wait_for_timeout(300)
+    expect(image).to_have_css("filter", "blur(16px) grayscale(1)")
     assert _grey_share(canvas.screenshot()) > 0.99
