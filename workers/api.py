@@ -42,6 +42,11 @@ class HeartbeatIn(serializers.Serializer):
     )
     kind = serializers.ChoiceField(choices=WorkSpan.Kind.choices, default=WorkSpan.Kind.TASK)
 
+    def validate(self, attrs):
+        if attrs.get("kind") == WorkSpan.Kind.INSTRUCTIONS and not attrs.get("project"):
+            raise serializers.ValidationError({"project": "Say which project's instructions."})
+        return attrs
+
 
 class HeartbeatApi(APIView):
     """The labeling page is open and used: send every 30 s. Counts working time, keeps the held

@@ -366,6 +366,8 @@ def test_heartbeat_api_answers_the_standing(client_for, annotator, project):
     assert standing["break_until"] is None and standing["refusal"] is None
     bad = client.post("/api/heartbeat/", {"kind": "napping"})
     assert bad.status_code == 400
+    nowhere = client.post("/api/heartbeat/", {"kind": "instructions"})
+    assert nowhere.status_code == 400 and "project" in nowhere.json()["fields"]
     unknown = client.post("/api/heartbeat/", {"kind": "instructions", "project": 999_999})
     assert unknown.status_code == 404 and unknown.json()["error"] == "not_found"
     huge = client.post("/api/heartbeat/", {"assignment": 2**70})
