@@ -215,7 +215,7 @@ def assignment_touch(
 ) -> Assignment | None:
     """A heartbeat on a held task: count the active time since the last sign of life (unless
     idle) and keep the assignment alive. Returns the open assignment (annotated with its task's
-    `task_sensitive`, `task_categories` and `project_categories`), or None. Joins the caller's
+    `task_categories` and `project_categories`), or None. Joins the caller's
     transaction."""
     now = now or timezone.now()
     policies = policies if policies is not None else policy_values()
@@ -224,7 +224,6 @@ def assignment_touch(
             Assignment.objects.select_for_update(of=("self",))
             .filter(annotator=annotator, status=Assignment.Status.OPEN)
             .annotate(
-                task_sensitive=F("task__is_sensitive"),
                 task_categories=F("task__categories"),
                 project_categories=F("project__content_categories"),
             )

@@ -163,11 +163,6 @@ def user_tz(user) -> tzinfo:
     return tz_named(name)
 
 
-def annotator_tz(profile) -> tzinfo:
-    """The annotator's time zone, where its days start; UTC when unknown."""
-    return tz_named(getattr(profile, "timezone", None))
-
-
 def tz_named(name: str | None) -> tzinfo:
     try:
         return ZoneInfo(name or "UTC")
