@@ -6,13 +6,13 @@ from django.utils.translation import gettext_lazy as _
 from accounts.roles import Role, role_of
 
 NAVIGATION = {
-    Role.ANNOTATOR: [("labeling:annotator_home", _("Tasks"))],
+    Role.ANNOTATOR: [("labeling:annotator_home", _("Tasks")), ("payments:earnings", _("Earnings"))],
     Role.OWNER: [
         ("labeling:project_list", _("My projects")),
         ("labeling:project_create", _("New project")),
     ],
     Role.AUDITOR: [("labeling:auditor_home", _("Projects under audit"))],
-    Role.ADMIN: [("admin:index", _("Administration"))],
+    Role.ADMIN: [("admin:index", _("Administration")), ("payments:payouts", _("Payouts"))],
 }
 
 

@@ -111,6 +111,9 @@ def load_project(owner, *, size: int, overlap: int, sensitive_share: float = 0.0
             " %s > 0 AND g %% GREATEST(%s, 1) <> 0, %s, 0, now() FROM generate_series(1, %s) AS g",
             [project.pk, every, max(every, 1), every, every, overlap, size],
         )
+    from payments.services import project_fund
+
+    project_fund(project=project, amount="99999999.00")
     return project_publish(project=project)
 
 
@@ -192,6 +195,14 @@ class Client:
 GATES_OFF = {
     "FAIRLABEL_DISPATCH_GATES": "labeling.policies.project_open_gate",
     "FAIRLABEL_ASSIGNMENT_HOOKS": ",",
+}
+
+
+# Every rule on but the budget: what reserving each task's pay costs.
+BUDGET_OFF = {
+    "FAIRLABEL_DISPATCH_GATES": "labeling.policies.project_open_gate,"
+    "workers.policies.working_time_gate,workers.policies.exposure_gate",
+    "FAIRLABEL_ASSIGNMENT_HOOKS": "workers.policies.WorkingTimeHooks",
 }
 
 
@@ -507,6 +518,15 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
+    # Every rule but the budget (no reservation, no ledger entry per task).
+    server = start_gunicorn(args.port, args.workers, BUDGET_OFF)
+    try:
+        target = projects[(1, max(sizes))]
+        no_budget = many_clients(args.port, off_tokens[1:], target.pk, args.seconds)
+        created += no_budget["created"]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
     checks = verify([p.pk for p in projects.values()], created, before)
 
     print()
@@ -548,6 +568,11 @@ def main() -> None:
         f"submit p95 {gated['submit_p95']:.2f}ms / {off['submit_p95']:.2f}ms; "
         f"{args.clients} clients: {burst['per_second']:.0f} / {off_burst['per_second']:.0f} "
         "cycles/s"
+    )
+    print(
+        f"budget on / off (every other rule on), {args.clients} clients: "
+        f"{burst['per_second']:.0f} / {no_budget['per_second']:.0f} cycles/s "
+        f"({burst['per_second'] / no_budget['per_second']:.2f}x, target >= 0.80)"
     )
     print(
         f"for scale, now: GET /api/me/ with {args.clients} clients serves {bare:.0f} "

@@ -12,6 +12,7 @@ api_patterns = [
     path("me/", accounts_api.MeApi.as_view(), name="me"),
     path("", include("labeling.api_urls")),
     path("", include("workers.api_urls")),
+    path("", include("payments.api_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves its start-up script as a file: the CSP allows no inline script.
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
@@ -24,6 +25,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/", include((api_patterns, "api"))),
+    path("", include("payments.urls")),
     path("", include("labeling.urls")),
 ]
 

@@ -35,7 +35,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
-from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 from typing import Any, Protocol, runtime_checkable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -349,17 +349,6 @@ def labeling_rules(*, user, now: datetime, policies: dict) -> list[RuleDoc]:
             % {"m": policies["FAIRLABEL_ASSIGNMENT_MINUTES"]},
         ),
         RuleDoc(
-            "fair-pay-floor",
-            _("Fair pay floor"),
-            _(
-                "A project cannot be published if its price per task implies less than "
-                "%(f)s %(c)s an hour."
-            )
-            % {"f": policies["FAIRLABEL_FLOOR_HOURLY"], "c": settings.FAIRLABEL_CURRENCY},
-            source=_("Prolific's recommended minimum (£9 / $12 per hour)."),
-            codes=("below_floor",),
-        ),
-        RuleDoc(
             "skip",
             _("Skipping"),
             _("Skipping a task costs you nothing, and you will not be shown that task again."),
@@ -389,36 +378,20 @@ def implied_hourly(*, price_per_task: Decimal, seconds_per_task: int | Decimal) 
     return rate.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
-def publish_rate_check(*, project) -> DomainError | None:
-    """A project whose implied hourly rate is under the floor cannot be published."""
-    floor = settings.FAIRLABEL_FLOOR_HOURLY
-    exact = Decimal(project.price_per_task) * 3600 / Decimal(project.estimated_seconds_per_task)
-    if exact >= floor:
-        return None
-    # Shown rounded down: a rate just under the floor never reads as equal to it.
-    shown = exact.quantize(Decimal("0.01"), rounding=ROUND_DOWN)
-    needed = (floor * project.estimated_seconds_per_task / 3600).quantize(
-        Decimal("0.01"), rounding=ROUND_UP
-    )
-    return DomainError(
-        "below_floor",
-        _(
-            "The implied rate %(rate)s %(cur)s/h is under the floor of %(floor)s %(cur)s/h: "
-            "raise the price to at least %(needed)s per task."
-        )
-        % {"rate": shown, "cur": project.currency, "floor": floor, "needed": needed},
-        rule=rule_url("fair-pay-floor"),
-        implied_hourly=str(shown),
-        floor_hourly=str(floor),
-    )
-
-
 def publish_has_tasks_check(*, project) -> DomainError | None:
     if not project.tasks.exists():
         return DomainError(
             "no_tasks", _("Import tasks before publishing."), rule=rule_url("project-open")
         )
     return None
+
+
+def pay_floor(*, user=None, country: str | None = None, highest: bool = False) -> Decimal:
+    """The one way labeling reads the hourly pay floor: the function named by
+    FAIRLABEL_PAY_FLOOR (payments.policies.floor_hourly: max(global floor, the annotator's
+    country floor); with `highest`, the highest floor any annotator is owed)."""
+    (read,) = _load((settings.FAIRLABEL_PAY_FLOOR,))
+    return read(user=user, country=country, highest=highest)  # type: ignore[operator]
 
 
 def publish_checks() -> tuple[Callable, ...]:

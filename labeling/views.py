@@ -18,7 +18,7 @@ from labeling.dispatch import task_categories
 from labeling.forms import ProjectForm, labels_to_text
 from labeling.markdown import render_markdown
 from labeling.models import Category
-from labeling.policies import rules_for
+from labeling.policies import pay_floor, rules_for
 
 OWNERS = (Role.OWNER, Role.ADMIN)
 READERS = (Role.OWNER, Role.AUDITOR, Role.ADMIN)
@@ -83,7 +83,7 @@ def _project_form(request, *, project):
         {
             "form": form,
             "project": project,
-            "floor": settings.FAIRLABEL_FLOOR_HOURLY,
+            "floor": pay_floor(highest=True),
             "currency": settings.FAIRLABEL_CURRENCY,
         },
     )
@@ -106,7 +106,7 @@ def project_detail(request, project_id: int):
             "project": project,
             "progress": selectors.project_progress(project),
             "rate": selectors.project_rate(project),
-            "floor": settings.FAIRLABEL_FLOOR_HOURLY,
+            "floor": pay_floor(highest=True),
             "annotators": selectors.project_annotators(project),
             "page": page,
             "instructions_html": render_markdown(project.instructions),
@@ -161,7 +161,7 @@ def annotator_home(request):
         "labeling/annotator_home.html",
         {
             "projects": projects,
-            "floor": settings.FAIRLABEL_FLOOR_HOURLY,
+            "floor": pay_floor(highest=True),
             "currency": settings.FAIRLABEL_CURRENCY,
             "category_names": dict(Category.choices),
         },

@@ -48,8 +48,11 @@ def project_factory(
     task_type: str = TaskType.TEXT_CLASSIFICATION,
     tasks: int = 0,
     publish: bool = False,
+    fund: str | bool = "1000.00",
     **fields: Any,
 ) -> Project:
+    """A project, funded (`fund`, 1000.00 by default; False: not funded) and, with `publish`,
+    published."""
     owner = owner or user_factory("owner")
     params = {
         "title": factory.Faker("sentence").evaluate(None, None, {"locale": None}),
@@ -64,6 +67,10 @@ def project_factory(
         tasks_create(
             project=project, rows=[{"data": task_data(task_type, n)} for n in range(tasks)]
         )
+    if fund:
+        from payments.services import project_fund
+
+        project_fund(project=project, amount=fund)
     if publish:
         from labeling.services import project_publish
 

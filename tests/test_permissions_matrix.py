@@ -141,6 +141,26 @@ MATRIX: list[tuple] = [
     ("api/exports/<id:job_id>/download/",            "GET",   "/api/exports/{export}/download/",     _,            401,       DENY,      DENY,      200,   404,        DENY,    200),  # noqa: E501
     ("api/exports/<id:job_id>/provenance/",          "GET",   "/api/exports/{export}/provenance/",   _,            401,       DENY,      DENY,      200,   404,        DENY,    200),  # noqa: E501
     ("api/exports/<id:job_id>/zip/",                 "GET",   "/api/exports/{export}/zip/",          _,            401,       DENY,      DENY,      200,   404,        DENY,    200),  # noqa: E501
+        # --- API: fair pay -------------------------------------------------------------------------  # noqa: E501
+    ("api/projects/<id:project_id>/fund/",           "POST",  "/api/projects/{pub}/fund/",           "amount",     401,       403,       403,       201,   404,        403,     201),  # noqa: E501
+    ("api/projects/<id:project_id>/budget/",         "GET",   "/api/projects/{pub}/budget/",         _,            401,       403,       403,       200,   404,        200,     200),  # noqa: E501
+    ("api/me/earnings/",                              "GET",   "/api/me/earnings/",                   _,            401,       200,       200,       403,   403,        403,     403),  # noqa: E501
+    ("api/me/reviews/",                               "GET",   "/api/me/reviews/",                    _,            401,       200,       200,       403,   403,        403,     403),  # noqa: E501
+    ("api/payouts/",                                  "GET",   "/api/payouts/",                       _,            401,       200,       200,       403,   403,        403,     403),  # noqa: E501
+    ("api/payouts/",                                  "POST",  "/api/payouts/",                       "amount",     401,       400,       400,       403,   403,        403,     403),  # noqa: E501
+    ("api/ledger/verify/",                            "GET",   "/api/ledger/verify/",                 _,            401,       403,       403,       403,   403,        200,     200),  # noqa: E501
+    ("api/annotations/<id:annotation_id>/approve/",  "POST",  "/api/annotations/{ann}/approve/",     _,            401,       403,       403,       201,   404,        403,     201),  # noqa: E501
+    ("api/annotations/<id:annotation_id>/reject/",   "POST",  "/api/annotations/{ann}/reject/",      "reason",     401,       403,       403,       201,   404,        403,     201),  # noqa: E501
+    ("api/annotations/<id:annotation_id>/appeal/",   "POST",  "/api/annotations/{ann}/appeal/",      "appeal",     401,       404,       404,       403,   403,        403,     403),  # noqa: E501
+    ("api/annotations/<id:annotation_id>/decide/",   "POST",  "/api/annotations/{ann}/decide/",      "decide",     401,       403,       403,       409,   404,        403,     409),  # noqa: E501
+    # --- pages: fair pay -----------------------------------------------------------------------
+    ("earnings/",                                     "GET",   "/earnings/",                          _,            LOGIN,     200,       200,       403,   403,        403,     403),  # noqa: E501
+    ("earnings/payout/",                              "POST",  "/earnings/payout/",                   "amount",     LOGIN,     302,       302,       403,   403,        403,     403),  # noqa: E501
+    ("earnings/appeal/<id:annotation_id>/",          "POST",  "/earnings/appeal/{ann}/",             "appeal",     LOGIN,     302,       302,       403,   403,        403,     403),  # noqa: E501
+    ("projects/<id:project_id>/budget/",             "GET",   "/projects/{pub}/budget/",             _,            LOGIN,     403,       403,       200,   404,        200,     200),  # noqa: E501
+    ("projects/<id:project_id>/fund/",               "POST",  "/projects/{pub}/fund/",               "amount",     LOGIN,     403,       403,       302,   404,        403,     302),  # noqa: E501
+    ("payouts/",                                      "GET",   "/payouts/",                           _,            LOGIN,     403,       403,       403,   403,        403,     200),  # noqa: E501
+    ("payouts.csv",                                   "GET",   "/payouts.csv",                        _,            LOGIN,     403,       403,       403,   403,        403,     200),  # noqa: E501
     # --- pages: projects (owners) --------------------------------------------------------------
     ("projects/",                                     "GET",   "/projects/",                          _,            LOGIN,     403,       403,       200,   200,        403,     200),  # noqa: E501
     ("projects/new/",                                 "GET",   "/projects/new/",                      _,            LOGIN,     403,       403,       200,   200,        403,     200),  # noqa: E501
@@ -255,6 +275,7 @@ class World:
             "draft": draft.pk,
             "paused": paused.pk,
             "task": first.task_id,
+            "ann": first.annotation.pk,
             "a_open": open_one.pk,
             "import": jobs["img_draft"].pk,
             "export": export.pk,
@@ -374,6 +395,19 @@ BODIES: dict[str, Callable[[World, str, bool], dict]] = {
     "result": lambda w, a, api: {"data": {"result": {"label": "pos"}}, "format": "json"},
     "consent": lambda w, a, api: {"data": {"categories": ["violence"]}, "format": "json"},
     "flag": lambda w, a, api: {"data": {"category": "hate"}, "format": "json"},
+    "amount": lambda w, a, api: (
+        {"data": {"amount": "10.00"}, "format": "json"} if api else {"data": {"amount": "10.00"}}
+    ),
+    "reason": lambda w, a, api: {
+        "data": {"reason": "The label contradicts the text."},
+        "format": "json",
+    },
+    "appeal": lambda w, a, api: (
+        {"data": {"text": "The text is ironic."}, "format": "json"}
+        if api
+        else {"data": {"text": "The text is ironic."}}
+    ),
+    "decide": lambda w, a, api: {"data": {"overturn": True, "note": "Agreed."}, "format": "json"},
 }
 
 

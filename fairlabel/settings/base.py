@@ -9,6 +9,7 @@ from pathlib import Path
 
 import csp.constants as csp
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -321,19 +322,22 @@ FAIRLABEL_DISPATCH_GATES = env_list(
         "labeling.policies.project_open_gate",
         "workers.policies.working_time_gate",
         "workers.policies.exposure_gate",
+        "payments.policies.budget_gate",
     ],
 )
 # What other apps record in the same transaction when an assignment is served, submitted,
 # skipped, expires or is released by a refusal (working time, exposure, reservations, pay).
 FAIRLABEL_ASSIGNMENT_HOOKS = env_list(
-    "FAIRLABEL_ASSIGNMENT_HOOKS", ["workers.policies.WorkingTimeHooks"]
+    "FAIRLABEL_ASSIGNMENT_HOOKS",
+    ["workers.policies.WorkingTimeHooks", "payments.policies.BudgetHooks"],
 )
 # The gates and hooks that protect annotators: production refuses to start without them.
 FAIRLABEL_PROTECTION_GATES = [
     "workers.policies.working_time_gate",
     "workers.policies.exposure_gate",
+    "payments.policies.budget_gate",
 ]
-FAIRLABEL_PROTECTION_HOOKS = ["workers.policies.WorkingTimeHooks"]
+FAIRLABEL_PROTECTION_HOOKS = ["workers.policies.WorkingTimeHooks", "payments.policies.BudgetHooks"]
 # Who may see a task's content besides its project's owner and auditors: an annotator who holds
 # or held it, if every check here agrees (consent for its categories).
 FAIRLABEL_TASK_ACCESS_CHECKS = env_list(
@@ -343,13 +347,39 @@ FAIRLABEL_PROTECTION_ACCESS_CHECKS = ["workers.policies.consent_covers"]
 # Each app's section of the rules page ("the rules that apply to me"), in order.
 FAIRLABEL_RULE_SECTIONS = env_list(
     "FAIRLABEL_RULE_SECTIONS",
-    ["labeling.policies.labeling_rules", "workers.policies.working_time_rules"],
+    [
+        "labeling.policies.labeling_rules",
+        "workers.policies.working_time_rules",
+        "payments.policies.pay_rules",
+    ],
 )
 # What must hold before a project is published (the budget check joins with payments).
 FAIRLABEL_PUBLISH_CHECKS = env_list(
     "FAIRLABEL_PUBLISH_CHECKS",
-    ["labeling.policies.publish_rate_check", "labeling.policies.publish_has_tasks_check"],
+    [
+        "payments.policies.publish_rate_check",
+        "labeling.policies.publish_has_tasks_check",
+        "payments.policies.publish_funded_check",
+    ],
 )
+
+# The one function that says what an annotator's hourly floor is (labeling.policies.pay_floor).
+FAIRLABEL_PAY_FLOOR = "payments.policies.floor_hourly"
+# The smallest payout an annotator may ask for, in FAIRLABEL_CURRENCY.
+FAIRLABEL_PAYOUT_MINIMUM = env_decimal("FAIRLABEL_PAYOUT_MINIMUM", "5.00")
+# Settlement: daily at 00:05 UTC for the day that ended; `manage.py settle` settles up to now.
+CELERY_BEAT_SCHEDULE["settle-pay"] = {
+    "task": "payments.settle_due",
+    "schedule": crontab(minute=5, hour=0),
+}
+CELERY_BEAT_SCHEDULE["reprice-projects"] = {
+    "task": "payments.reprice",
+    "schedule": timedelta(minutes=10),
+}
+CELERY_BEAT_SCHEDULE["auto-approve-work"] = {
+    "task": "payments.auto_approve",
+    "schedule": crontab(minute=20, hour=0),
+}
 
 # Imports: the largest file accepted, and the most errors listed before a count.
 FAIRLABEL_IMPORT_MAX_BYTES = env_int("FAIRLABEL_IMPORT_MAX_BYTES", 2 * 1024**3)

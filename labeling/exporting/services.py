@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from django.conf import settings
 from django.core.files import File
 from django.db import connection, transaction
 from django.db.models import Count, F, Func, Sum, TextField
@@ -24,6 +23,7 @@ from fairlabel.errors import DomainError
 from labeling.exporting.formats import WRITERS, AnnotationRow, TaskRow
 from labeling.jobs.services import LeaseLost, job_claim, job_enqueue
 from labeling.models import Annotation, ExportFormat, ExportJob, JobStatus, Project, Task, TaskType
+from labeling.policies import pay_floor
 
 logger = logging.getLogger(__name__)
 
@@ -216,7 +216,7 @@ def provenance_record(
 ) -> dict[str, Any]:
     """The conditions under which the exported labels were made. Money and hours are decimal
     strings. Paid hours are, for now, the measured annotation time (serving to submission)."""
-    floor = Decimal(str(settings.FAIRLABEL_FLOOR_HOURLY)).quantize(CENT)
+    floor = pay_floor(highest=True).quantize(CENT)
     price = project.price_per_task
     effective = _hourly(price, labor.annotations, labor.seconds)
     names = pseudonyms_for(sorted(labor.per_annotator))

@@ -616,12 +616,17 @@ def _cycle_queries(client, project, django_assert_max_num_queries, bound_next, b
 # held assignment, policy overrides, the working-time state with the annotator's consent for the
 # project (one query for both gates); the claim: SELECT,
 # UPDATE, INSERT; the hook: locked state, span UPDATE, state UPDATE (+ savepoint pair inside
-# the test transaction; + SET LOCAL synchronous_commit on PostgreSQL).
-NEXT_QUERIES = 13
+# the test transaction; + SET LOCAL synchronous_commit on PostgreSQL). Fair pay: the
+# annotator's floor (profile and country floor in one query), the budget gate's check; the
+# reservation: the slice UPDATE, its INSERT, and the ledger entry (chain head lock, INSERT, head
+# UPDATE).
+NEXT_QUERIES = 20
 # auth token + role + time zone, then the locked assignment, its project, its task's data, the
 # policies, INSERT, two UPDATEs; the hook: locked state, span UPDATE, state UPDATE (+ savepoint
-# pair): plain statements, cheaper to run than one joined ORM query.
-SUBMIT_QUERIES = 13
+# pair): plain statements, cheaper to run than one joined ORM query. Fair pay: the locked
+# reservation, the slice UPDATE for the release, the entries (head lock, INSERT, head UPDATE),
+# the reservation closed.
+SUBMIT_QUERIES = 19
 
 
 @pytest.mark.parametrize("size", [10, 2000])

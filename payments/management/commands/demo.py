@@ -10,6 +10,7 @@ from accounts.roles import Role
 from accounts.services import user_create
 from labeling.models import Project
 from labeling.services import project_create, project_publish, tasks_create
+from payments.services import project_fund
 
 DEMO_USERS = [
     ("annotator", Role.ANNOTATOR, "annotate-fairly", "KE", "Africa/Nairobi"),
@@ -100,6 +101,7 @@ class Command(BaseCommand):
             project=reviews,
             rows=[{"data": {"text": t}, "id": f"review-{i}"} for i, t in enumerate(REVIEWS, 1)],
         )
+        project_fund(project=reviews, amount="500.00")
         project_publish(project=reviews)
         entities = project_create(
             owner=owner,
@@ -111,6 +113,7 @@ class Command(BaseCommand):
             estimated_seconds_per_task=45,
         )
         tasks_create(project=entities, rows=[{"data": {"text": t}} for t in SENTENCES])
+        project_fund(project=entities, amount="500.00")
         project_publish(project=entities)
 
     def _sensitive_project(self, owner) -> None:
@@ -133,4 +136,5 @@ class Command(BaseCommand):
                 for text, cats in MODERATION
             ],
         )
+        project_fund(project=moderation, amount="500.00")
         project_publish(project=moderation)

@@ -1,0 +1,250 @@
+"""Fair-pay API: funding, budgets, earnings, payouts, reviews and appeals, the ledger check.
+Thin views over services and selectors."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.permissions import HasRole
+from accounts.roles import Role
+from fairlabel.api_errors import ErrorOut
+from labeling.selectors import project_get, project_owned
+from payments import ledger, selectors, services
+from payments.models import Payout, Review
+
+ANY = serializers.JSONField()
+
+
+class AmountIn(serializers.Serializer):
+    amount = serializers.CharField(max_length=32, help_text='A decimal string, e.g. "250.00".')
+
+
+class FundApi(APIView):
+    """Hold funds for the project's pay (owner)."""
+
+    permission_classes = [HasRole(Role.OWNER, Role.ADMIN)]
+
+    @extend_schema(
+        request=AmountIn,
+        responses={
+            201: inline_serializer("Budget", {"budget": ANY, "entry": ANY}),
+            400: OpenApiResponse(ErrorOut, description="Not a positive amount in cents."),
+        },
+    )
+    def post(self, request, project_id: int):
+        project = project_owned(user=request.user, project_id=project_id)
+        data = AmountIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        entry = services.project_fund(
+            project=project, amount=data.validated_data["amount"], by=request.user
+        )
+        return Response(
+            {
+                "entry": {"kind": entry.kind, "amount": str(entry.amount), "hash": entry.hash},
+                "budget": selectors.budget_of(project=project),
+            },
+            status=201,
+        )
+
+
+class BudgetApi(APIView):
+    """The project's money: funded, available, reserved, spent, top-ups, price changes."""
+
+    permission_classes = [HasRole(Role.OWNER, Role.AUDITOR, Role.ADMIN)]
+
+    @extend_schema(responses=inline_serializer("BudgetOut", {"currency": ANY}))
+    def get(self, request, project_id: int):
+        project = project_get(user=request.user, project_id=project_id)
+        return Response(selectors.budget_of(project=project))
+
+
+class EarningsApi(APIView):
+    """Your ledger lines and totals (DESIGN.md "Earnings")."""
+
+    permission_classes = [HasRole(Role.ANNOTATOR)]
+
+    @extend_schema(
+        responses=inline_serializer(
+            "Earnings",
+            {
+                "currency": serializers.CharField(),
+                "floor_hourly": serializers.CharField(),
+                "paid_seconds": serializers.CharField(),
+                "earned": serializers.CharField(),
+                "effective_hourly": serializers.CharField(allow_null=True),
+                "balance": serializers.CharField(),
+                "entries": serializers.ListField(child=ANY),
+            },
+        )
+    )
+    def get(self, request):
+        return Response(selectors.earnings_of(annotator=request.user))
+
+
+class PayoutIn(serializers.Serializer):
+    amount = serializers.CharField(
+        max_length=32, required=False, allow_blank=True, help_text="Default: the whole balance."
+    )
+
+
+def _payout_out(payout: Payout) -> dict:
+    return {
+        "id": payout.pk,
+        "amount": str(payout.amount),
+        "currency": payout.currency,
+        "status": payout.status,
+        "requested_at": payout.requested_at.isoformat(),
+        "paid_at": payout.paid_at.isoformat() if payout.paid_at else None,
+    }
+
+
+class PayoutsApi(APIView):
+    """Your payouts; POST asks for one (above FAIRLABEL_PAYOUT_MINIMUM, at most the balance)."""
+
+    permission_classes = [HasRole(Role.ANNOTATOR)]
+
+    @extend_schema(responses=inline_serializer("Payouts", {"payouts": ANY}))
+    def get(self, request):
+        rows = Payout.objects.filter(annotator=request.user)[:100]
+        return Response({"payouts": [_payout_out(p) for p in rows]})
+
+    @extend_schema(
+        request=PayoutIn,
+        responses={
+            201: inline_serializer("PayoutOut", {"id": ANY, "amount": ANY, "status": ANY}),
+            400: OpenApiResponse(ErrorOut, description="Over the balance or under the minimum."),
+        },
+    )
+    def post(self, request):
+        data = PayoutIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        payout = services.payout_request(
+            annotator=request.user, amount=data.validated_data.get("amount")
+        )
+        return Response(_payout_out(payout), status=201)
+
+
+class LedgerVerifyApi(APIView):
+    """Recompute the hash chains and check every kept balance against its entries."""
+
+    permission_classes = [HasRole(Role.AUDITOR, Role.ADMIN)]
+
+    @extend_schema(
+        responses=inline_serializer(
+            "LedgerVerify",
+            {
+                "ok": serializers.BooleanField(),
+                "entries": serializers.IntegerField(),
+                "head": serializers.CharField(),
+                "problems": serializers.ListField(child=serializers.CharField()),
+            },
+        )
+    )
+    def get(self, request):
+        return Response(ledger.verify().as_dict())
+
+
+def _review_out(review: Review) -> dict:
+    return {
+        "annotation": review.annotation_id,
+        "project": review.project_id,
+        "status": review.status,
+        "reason": review.reason,
+        "reviewed_at": review.reviewed_at.isoformat(),
+        "appeal": review.appeal,
+        "appeal_deadline": review.appeal_deadline.isoformat() if review.appeal_deadline else None,
+        "decision_note": review.decision_note,
+        "decided_at": review.decided_at.isoformat() if review.decided_at else None,
+    }
+
+
+REVIEW_OUT = inline_serializer("Review", {"annotation": ANY, "status": ANY, "reason": ANY})
+REVIEW_ERRORS = {
+    400: OpenApiResponse(ErrorOut, description="A reason or note is required."),
+    404: OpenApiResponse(ErrorOut, description="No such annotation of a project you own."),
+    409: OpenApiResponse(ErrorOut, description="Already reviewed, or nothing to decide."),
+}
+
+
+class ReasonIn(serializers.Serializer):
+    reason = serializers.CharField(max_length=5000, allow_blank=True)
+
+
+class ApproveApi(APIView):
+    permission_classes = [HasRole(Role.OWNER, Role.ADMIN)]
+
+    @extend_schema(request=None, responses={201: REVIEW_OUT, **REVIEW_ERRORS})
+    def post(self, request, annotation_id: int):
+        review = services.annotation_approve(user=request.user, annotation_id=annotation_id)
+        return Response(_review_out(review), status=201)
+
+
+class RejectApi(APIView):
+    """Reject with a written reason: the work is still paid at the floor for its time."""
+
+    permission_classes = [HasRole(Role.OWNER, Role.ADMIN)]
+
+    @extend_schema(request=ReasonIn, responses={201: REVIEW_OUT, **REVIEW_ERRORS})
+    def post(self, request, annotation_id: int):
+        data = ReasonIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        review = services.annotation_reject(
+            user=request.user, annotation_id=annotation_id, reason=data.validated_data["reason"]
+        )
+        return Response(_review_out(review), status=201)
+
+
+class AppealIn(serializers.Serializer):
+    text = serializers.CharField(max_length=5000, allow_blank=True)
+
+
+class AppealApi(APIView):
+    """Appeal a rejection of your work; a person decides by the deadline."""
+
+    permission_classes = [HasRole(Role.ANNOTATOR)]
+
+    @extend_schema(request=AppealIn, responses={200: REVIEW_OUT, **REVIEW_ERRORS})
+    def post(self, request, annotation_id: int):
+        data = AppealIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        review = services.appeal_submit(
+            annotator=request.user, annotation_id=annotation_id, text=data.validated_data["text"]
+        )
+        return Response(_review_out(review))
+
+
+class DecideIn(serializers.Serializer):
+    overturn = serializers.BooleanField()
+    note = serializers.CharField(max_length=5000, allow_blank=True)
+
+
+class DecideApi(APIView):
+    """Decide an appeal (owner or admin): overturn gives the price back."""
+
+    permission_classes = [HasRole(Role.OWNER, Role.ADMIN)]
+
+    @extend_schema(request=DecideIn, responses={200: REVIEW_OUT, **REVIEW_ERRORS})
+    def post(self, request, annotation_id: int):
+        data = DecideIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        review = services.appeal_decide(
+            user=request.user,
+            annotation_id=annotation_id,
+            overturn=data.validated_data["overturn"],
+            note=data.validated_data["note"],
+        )
+        return Response(_review_out(review))
+
+
+class MyReviewsApi(APIView):
+    """Your rejected work, its appeals and their deadlines."""
+
+    permission_classes = [HasRole(Role.ANNOTATOR)]
+
+    @extend_schema(responses=inline_serializer("Reviews", {"reviews": ANY}))
+    def get(self, request):
+        rows = selectors.reviews_of_annotator(annotator=request.user)
+        return Response({"reviews": [_review_out(r) for r in rows]})

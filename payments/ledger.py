@@ -1,0 +1,434 @@
+"""The ledger's mechanics: appending hash-chained entries, and verifying them.
+
+Entries are appended to one of several chains. An annotator's movements (reservations and pay at
+the dispatcher) go to the chain of its shard, so concurrent claims of different annotators do not
+wait on one chain head; settlement writes to its own chain, and funding, payouts, reviews and
+corrections to the control chain. Within a chain each entry's hash covers its fields and the
+previous entry's hash; the ledger's head is the hash over every chain's head.
+
+The caller holds the transaction; appending locks the chain's head row until it commits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, ROUND_UP, Decimal
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F, Sum
+
+from payments.models import (
+    FROM_RESERVATION,
+    PAY_KINDS,
+    BudgetShard,
+    ChainHead,
+    Entry,
+    Kind,
+    Reservation,
+)
+
+CENT = Decimal("0.01")
+HOT_CHAINS = 16
+CHAIN_SETTLEMENT = HOT_CHAINS
+CHAIN_CONTROL = HOT_CHAINS + 1
+GENESIS = "0" * 64
+
+
+def money(value: Decimal, *, up: bool = False) -> Decimal:
+    """To the cent; `up` for amounts owed to an annotator under a guarantee (never short)."""
+    return Decimal(value).quantize(CENT, rounding=ROUND_UP if up else ROUND_HALF_UP)
+
+
+def floor_pay(hourly: Decimal, seconds: Decimal, *, up: bool = False) -> Decimal:
+    return money(Decimal(hourly) * Decimal(seconds) / 3600, up=up)
+
+
+def chain_of(annotator_id: int) -> int:
+    return annotator_id % HOT_CHAINS
+
+
+@dataclass(frozen=True)
+class Movement:
+    kind: str
+    reference: str
+    amount: Decimal
+    project_id: int | None = None
+    annotator_id: int | None = None
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def entry_hash(
+    *,
+    prev_hash: str,
+    chain: int,
+    seq: int,
+    kind: str,
+    reference: str,
+    amount: Decimal,
+    currency: str,
+    project_id: int | None,
+    annotator_id: int | None,
+    created_at: datetime,
+) -> str:
+    """SHA-256 over the entry's fields and the previous hash, in a fixed text form."""
+    text = "|".join(
+        (
+            prev_hash,
+            str(chain),
+            str(seq),
+            kind,
+            reference,
+            f"{Decimal(amount).quantize(CENT)}",
+            currency,
+            "" if project_id is None else str(project_id),
+            "" if annotator_id is None else str(annotator_id),
+            _stamp(created_at),
+        )
+    )
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _head_locked(chain: int) -> ChainHead:
+    head = ChainHead.objects.select_for_update().filter(chain=chain).first()
+    if head is None:
+        ChainHead.objects.bulk_create([ChainHead(chain=chain)], ignore_conflicts=True)
+        head = ChainHead.objects.select_for_update().get(chain=chain)
+    return head
+
+
+def append(
+    movements: Sequence[Movement],
+    *,
+    chain: int,
+    now: datetime,
+    skip_existing: bool = False,
+) -> list[Entry]:
+    """Append the movements to `chain` in the caller's transaction. With `skip_existing`, a
+    movement whose (kind, reference) is already in the ledger is left out (a job run again);
+    otherwise the unique constraint refuses it."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("ledger.append needs the caller's transaction")
+    movements = [m for m in movements if m.amount != 0]
+    if not movements:
+        return []
+    head = _head_locked(chain)
+    if skip_existing:
+        movements = _not_yet_written(movements)
+        if not movements:
+            return []
+    currency = settings.FAIRLABEL_CURRENCY
+    entries = []
+    prev, seq = head.hash, head.seq
+    for movement in movements:
+        seq += 1
+        amount = Decimal(movement.amount).quantize(CENT)
+        digest = entry_hash(
+            prev_hash=prev,
+            chain=chain,
+            seq=seq,
+            kind=movement.kind,
+            reference=movement.reference,
+            amount=amount,
+            currency=currency,
+            project_id=movement.project_id,
+            annotator_id=movement.annotator_id,
+            created_at=now,
+        )
+        entries.append(
+            Entry(
+                chain=chain,
+                seq=seq,
+                kind=movement.kind,
+                reference=movement.reference,
+                amount=amount,
+                currency=currency,
+                project_id=movement.project_id,
+                annotator_id=movement.annotator_id,
+                created_at=now,
+                prev_hash=prev,
+                hash=digest,
+            )
+        )
+        prev = digest
+    Entry.objects.bulk_create(entries, batch_size=2000)
+    ChainHead.objects.filter(chain=chain).update(seq=seq, hash=prev)
+    return entries
+
+
+def _not_yet_written(movements: Sequence[Movement]) -> list[Movement]:
+    by_kind: dict[str, list[str]] = defaultdict(list)
+    for movement in movements:
+        by_kind[movement.kind].append(movement.reference)
+    written: set[tuple[str, str]] = set()
+    for kind, references in by_kind.items():
+        for start in range(0, len(references), 5000):
+            chunk = references[start : start + 5000]
+            written.update(
+                (kind, ref)
+                for ref in Entry.objects.filter(kind=kind, reference__in=chunk).values_list(
+                    "reference", flat=True
+                )
+            )
+    return [m for m in movements if (m.kind, m.reference) not in written]
+
+
+# --- budget shards: a project's uncommitted funds, in slices ------------------------------------
+
+SHARDS = 8
+
+
+def shards_credit(*, project_id: int, amount: Decimal) -> None:
+    """Add funds (or a charge, negative) spread over the project's shards."""
+    amount = Decimal(amount).quantize(CENT)
+    if amount == 0:
+        return
+    BudgetShard.objects.bulk_create(
+        [BudgetShard(project_id=project_id, shard=s) for s in range(SHARDS)],
+        ignore_conflicts=True,
+    )
+    if amount < 0:
+        # A charge: from the slices that hold the most, in shard order to avoid deadlocks.
+        shards = list(
+            BudgetShard.objects.select_for_update().filter(project_id=project_id).order_by("shard")
+        )
+        left = -amount
+        for shard in sorted(shards, key=lambda s: -s.available):
+            take = min(left, max(shard.available, Decimal("0")))
+            if take > 0:
+                shard.available -= take
+                left -= take
+        if left > 0:  # more than the project holds: it owes, the work is paid all the same
+            shards[0].available -= left
+        BudgetShard.objects.bulk_update(shards, ["available"])
+        return
+    share = (amount / SHARDS).quantize(CENT, rounding="ROUND_DOWN")
+    rest = amount - share * SHARDS
+    for shard in range(SHARDS):
+        give = share + (rest if shard == 0 else 0)
+        if give:
+            _shard_add(project_id, shard, give)
+
+
+def _shard_add(project_id: int, shard: int, amount: Decimal) -> None:
+    BudgetShard.objects.filter(project_id=project_id, shard=shard).update(
+        available=F("available") + amount
+    )
+
+
+_TAKE_PG = """
+UPDATE payments_budgetshard SET available = available - %s
+WHERE id = (
+    SELECT id FROM payments_budgetshard
+    WHERE project_id = %s AND available >= %s
+    ORDER BY (shard = %s) DESC, available DESC
+    LIMIT 1 FOR UPDATE {skip}
+)
+RETURNING shard
+"""
+_TAKE_LITE = """
+UPDATE payments_budgetshard SET available = available - %s
+WHERE id = (
+    SELECT id FROM payments_budgetshard
+    WHERE project_id = %s AND available >= %s
+    ORDER BY (shard = %s) DESC, available DESC
+    LIMIT 1
+)
+RETURNING shard
+"""
+
+
+def shard_take(*, project_id: int, amount: Decimal, prefer: int) -> int | None:
+    """Take `amount` from one slice that holds it (the preferred one first; on PostgreSQL a
+    slice another claim is using is skipped). None when no slice holds it even after pooling the
+    slices together."""
+    amount = Decimal(amount).quantize(CENT)
+    prefer %= SHARDS
+    params = [amount, project_id, amount, prefer]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            for skip in ("SKIP LOCKED", ""):
+                cursor.execute(_TAKE_PG.format(skip=skip), params)
+                row = cursor.fetchone()
+                if row is not None:
+                    return row[0]
+        else:
+            cursor.execute(_TAKE_LITE, params)
+            row = cursor.fetchone()
+            if row is not None:
+                return row[0]
+    # No single slice holds it: pool the slices into one, then try once more.
+    shards = list(
+        BudgetShard.objects.select_for_update().filter(project_id=project_id).order_by("shard")
+    )
+    total = sum((s.available for s in shards), Decimal("0"))
+    if total < amount or not shards:
+        return None
+    for shard in shards:
+        shard.available = Decimal("0")
+    shards[0].available = total - amount
+    BudgetShard.objects.bulk_update(shards, ["available"])
+    return shards[0].shard
+
+
+def shard_give(*, project_id: int, shard: int, amount: Decimal) -> None:
+    if amount:
+        _shard_add(project_id, shard, Decimal(amount).quantize(CENT))
+
+
+# --- verification ---------------------------------------------------------------------------
+
+
+@dataclass
+class Verification:
+    ok: bool
+    entries: int
+    head: str
+    problems: list[str]
+
+    def as_dict(self) -> dict:
+        return {
+            "ok": self.ok,
+            "entries": self.entries,
+            "head": self.head,
+            "problems": self.problems[:100],
+        }
+
+
+def ledger_head(heads: Iterable[tuple[int, int, str]]) -> str:
+    """One hash over every chain's (chain, seq, hash), in chain order."""
+    text = ";".join(f"{c}:{s}:{h}" for c, s, h in sorted(heads))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def verify(*, chunk: int = 20000) -> Verification:
+    """Recompute every entry's hash in chain order, check each chain against its head row, and
+    check that every kept balance (budget slices, open reservations) equals its entries' sum."""
+    problems: list[str] = []
+    count = 0
+    heads: dict[int, tuple[int, str]] = {}
+    outer = connection.in_atomic_block
+    with transaction.atomic():
+        if connection.vendor == "postgresql" and not outer:
+            # One snapshot for the whole check: appends going on meanwhile are not half-seen.
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        fields = (
+            "id",
+            "chain",
+            "seq",
+            "kind",
+            "reference",
+            "amount",
+            "currency",
+            "project_id",
+            "annotator_id",
+            "created_at",
+            "prev_hash",
+            "hash",
+        )
+        rows = Entry.objects.order_by("chain", "seq").values_list(*fields)
+        for row in rows.iterator(chunk_size=chunk):
+            (pk, chain, seq, kind, ref, amount, cur, project_id, annotator_id, at, prev, digest) = (
+                row
+            )
+            count += 1
+            last_seq, last_hash = heads.get(chain, (0, GENESIS))
+            if seq != last_seq + 1 or prev != last_hash:
+                problems.append(f"entry {pk}: chain {chain} breaks at position {seq}")
+            expected = entry_hash(
+                prev_hash=prev,
+                chain=chain,
+                seq=seq,
+                kind=kind,
+                reference=ref,
+                amount=amount,
+                currency=cur,
+                project_id=project_id,
+                annotator_id=annotator_id,
+                created_at=at,
+            )
+            if expected != digest:
+                problems.append(f"entry {pk}: its hash does not match its fields")
+            heads[chain] = (seq, digest)
+        for head in ChainHead.objects.all():
+            seen = heads.get(head.chain, (0, GENESIS))
+            if (head.seq, head.hash) != seen:
+                problems.append(
+                    f"chain {head.chain}: head says {head.seq}, entries end at {seen[0]}"
+                )
+        problems.extend(_balance_problems())
+    head = ledger_head((c, s, h) for c, (s, h) in heads.items())
+    return Verification(ok=not problems, entries=count, head=head, problems=problems)
+
+
+def project_sums() -> dict[int, dict[str, Decimal]]:
+    sums: dict[int, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    rows = (
+        Entry.objects.filter(project__isnull=False)
+        .values_list("project_id", "kind")
+        .annotate(total=Sum("amount"))
+    )
+    for project_id, kind, total in rows:
+        sums[project_id][kind] += total
+    return sums
+
+
+def available_of(sums: dict[str, Decimal]) -> Decimal:
+    """Funds not committed: funding - reservations + releases - charges outside reservations."""
+    charged = sum(
+        (sums.get(k, Decimal(0)) for k in PAY_KINDS if k not in FROM_RESERVATION), Decimal(0)
+    )
+    return (
+        sums.get(Kind.FUNDING, Decimal(0))
+        - sums.get(Kind.RESERVATION, Decimal(0))
+        + sums.get(Kind.RELEASE, Decimal(0))
+        - charged
+        - sums.get(Kind.ADJUSTMENT, Decimal(0))
+    )
+
+
+def reserved_of(sums: dict[str, Decimal]) -> Decimal:
+    return (
+        sums.get(Kind.RESERVATION, Decimal(0))
+        - sums.get(Kind.RELEASE, Decimal(0))
+        - sums.get(Kind.TASK_PAY, Decimal(0))
+        - sums.get(Kind.TIME_PAY, Decimal(0))
+    )
+
+
+def _balance_problems() -> list[str]:
+    problems = []
+    sums = project_sums()
+    shards: dict[int, Decimal] = defaultdict(Decimal)
+    for project_id, total in BudgetShard.objects.values_list("project_id").annotate(
+        t=Sum("available")
+    ):
+        shards[project_id] = total
+    open_held: dict[int, Decimal] = defaultdict(Decimal)
+    for project_id, total in (
+        Reservation.objects.filter(closed_at__isnull=True)
+        .values_list("project_id")
+        .annotate(t=Sum("amount"))
+    ):
+        open_held[project_id] = total
+    for project_id in set(sums) | set(shards):
+        project = sums.get(project_id, {})
+        if available_of(project) != shards.get(project_id, Decimal(0)):
+            problems.append(
+                f"project {project_id}: budget {shards.get(project_id, 0)} but its entries "
+                f"sum to {available_of(project)}"
+            )
+        if reserved_of(project) != open_held.get(project_id, Decimal(0)):
+            problems.append(
+                f"project {project_id}: {open_held.get(project_id, 0)} held by open "
+                f"reservations but its entries hold {reserved_of(project)}"
+            )
+    return problems

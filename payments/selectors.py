@@ -1,0 +1,168 @@
+"""Read queries of fair pay: earnings, budgets, payouts. Every figure is a sum of ledger entries."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Sum
+from django.utils import timezone
+
+from labeling.jobs.models import JobStatus
+from labeling.models import Assignment, Project
+from payments import ledger
+from payments.ledger import money
+from payments.models import (
+    PAY_KINDS,
+    BudgetShard,
+    Entry,
+    Kind,
+    Payout,
+    PriceChange,
+    Review,
+    Settlement,
+    SettlementJob,
+)
+from payments.policies import floor_hourly, reservation_amount
+
+
+def last_period_end(now: datetime | None = None) -> datetime:
+    """The last UTC midnight: where the daily settlement's period ends."""
+    now = now or timezone.now()
+    return datetime.combine(now.astimezone(UTC).date(), time(0), tzinfo=UTC)
+
+
+def next_settlement(now: datetime | None = None) -> datetime:
+    return last_period_end(now) + timedelta(days=1, minutes=5)
+
+
+def last_settled_end() -> datetime | None:
+    return (
+        SettlementJob.objects.filter(status=JobStatus.DONE)
+        .order_by("-period_end")
+        .values_list("period_end", flat=True)
+        .first()
+    )
+
+
+def earnings_of(*, annotator, limit: int = 200) -> dict[str, Any]:
+    """DESIGN.md "Earnings": the annotator's ledger lines and totals. Paid time and the
+    effective rate are of settled periods (what the ledger has settled); `unsettled_seconds` is
+    the active time since, which the next settlement pays at least at the floor."""
+    entries = Entry.objects.filter(annotator=annotator).exclude(
+        kind__in=(Kind.RESERVATION, Kind.RELEASE)
+    )
+    totals = dict(entries.values_list("kind").annotate(t=Sum("amount")))
+    earned = sum((totals.get(k, Decimal(0)) for k in PAY_KINDS), Decimal(0)) + totals.get(
+        Kind.ADJUSTMENT, Decimal(0)
+    )
+    balance = earned + totals.get(Kind.PAYOUT, Decimal(0))
+    settled = Settlement.objects.filter(annotator=annotator)
+    sums = settled.aggregate(
+        a=Sum("active_seconds"), i=Sum("instructions_seconds"), b=Sum("break_seconds")
+    )
+    paid_seconds = sum((v or Decimal(0) for v in sums.values()), Decimal(0))
+    cutoff = last_settled_end()
+    settled_earned = earned
+    if cutoff is not None:
+        later = entries.filter(created_at__gte=cutoff, kind__in=[*PAY_KINDS, Kind.ADJUSTMENT])
+        settled_earned -= later.aggregate(t=Sum("amount"))["t"] or Decimal(0)
+    unsettled = Assignment.objects.filter(annotator=annotator).exclude(
+        status=Assignment.Status.OPEN
+    )
+    if cutoff is not None:
+        unsettled = unsettled.filter(finished_at__gte=cutoff)
+    unsettled_seconds = unsettled.aggregate(s=Sum("active_seconds"))["s"] or Decimal(0)
+    effective = money(settled_earned * 3600 / paid_seconds) if paid_seconds else None
+    rows = (
+        entries.select_related("project")
+        .order_by("-created_at", "-id")
+        .values("kind", "amount", "project_id", "project__title", "created_at")[:limit]
+    )
+    return {
+        "currency": settings.FAIRLABEL_CURRENCY,
+        "floor_hourly": str(floor_hourly(user=annotator)),
+        "paid_seconds": str(paid_seconds.quantize(Decimal("0.001"))),
+        "earned": str(money(earned)),
+        "effective_hourly": None if effective is None else str(effective),
+        "balance": str(money(balance)),
+        "unsettled_seconds": str(Decimal(unsettled_seconds).quantize(Decimal("0.001"))),
+        "next_settlement": next_settlement().isoformat(),
+        "payout_minimum": str(settings.FAIRLABEL_PAYOUT_MINIMUM),
+        "entries": [
+            {
+                "kind": row["kind"],
+                "amount": str(row["amount"]),
+                "project": row["project_id"],
+                "project_title": row["project__title"],
+                "created_at": row["created_at"].isoformat(),
+            }
+            for row in rows
+        ],
+    }
+
+
+def budget_of(*, project: Project) -> dict[str, Any]:
+    """The owner's view of a project's money: funded, available, reserved, spent, top-ups,
+    and why the price changed."""
+    sums = {
+        kind: total
+        for kind, total in Entry.objects.filter(project=project)
+        .values_list("kind")
+        .annotate(t=Sum("amount"))
+    }
+    available = sum(
+        BudgetShard.objects.filter(project=project).values_list("available", flat=True),
+        Decimal(0),
+    )
+    spent = sum((sums.get(k, Decimal(0)) for k in PAY_KINDS), Decimal(0)) + sums.get(
+        Kind.ADJUSTMENT, Decimal(0)
+    )
+    one_task = reservation_amount(price=project.price_per_task, floor=floor_hourly(highest=True))
+    return {
+        "currency": settings.FAIRLABEL_CURRENCY,
+        "funded": str(money(sums.get(Kind.FUNDING, Decimal(0)))),
+        "available": str(money(available)),
+        "reserved": str(money(ledger.reserved_of(sums))),
+        "spent": str(money(spent)),
+        "piece_pay": str(money(sums.get(Kind.TASK_PAY, Decimal(0)))),
+        "time_pay": str(money(sums.get(Kind.TIME_PAY, Decimal(0)))),
+        "topups": str(money(sums.get(Kind.FLOOR_TOPUP, Decimal(0)))),
+        "break_pay": str(money(sums.get(Kind.BREAK_PAY, Decimal(0)))),
+        "instructions_pay": str(money(sums.get(Kind.INSTRUCTIONS_PAY, Decimal(0)))),
+        "one_task_needs": str(one_task),
+        "exhausted": available < one_task,
+        "price_per_task": str(project.price_per_task),
+        "estimated_seconds_per_task": project.estimated_seconds_per_task,
+        "price_changes": [
+            {
+                "old_price": str(c.old_price),
+                "new_price": str(c.new_price),
+                "old_seconds": c.old_seconds,
+                "new_seconds": c.new_seconds,
+                "reason": c.reason,
+                "automatic": c.automatic,
+                "changed_at": c.changed_at.isoformat(),
+            }
+            for c in PriceChange.objects.filter(project=project)[:50]
+        ],
+    }
+
+
+def payouts_pending() -> list[Payout]:
+    return list(
+        Payout.objects.filter(status=Payout.Status.PENDING)
+        .select_related("annotator__profile")
+        .order_by("requested_at", "id")
+    )
+
+
+def reviews_of_annotator(*, annotator) -> list[Review]:
+    return list(
+        Review.objects.filter(annotation__annotator=annotator)
+        .exclude(status=Review.Status.APPROVED)
+        .select_related("project")
+        .order_by("-reviewed_at")[:100]
+    )

@@ -1,0 +1,34 @@
+"""Celery jobs of payments: thin wrappers that take ids and call one service."""
+
+from celery import shared_task
+
+from labeling.jobs.tasks import JobTask
+from payments import services
+
+
+@shared_task(name="payments.settle", base=JobTask, soft_time_limit=55 * 60, time_limit=60 * 60)
+def settle(*, job_id: int) -> None:
+    """Run one settlement period (a SettlementJob row); a second delivery does nothing."""
+    services.settlement_job_run(job_id=job_id)
+
+
+@shared_task(name="payments.settle_due", acks_late=True, soft_time_limit=60, time_limit=90)
+def settle_due() -> int | None:
+    """Beat, daily: open the period that ended at the last UTC midnight (idempotent: an
+    existing or running settlement is reused)."""
+    from payments.selectors import last_period_end
+
+    job = services.settlement_job_create(cutoff=last_period_end())
+    return job.pk if job is not None else None
+
+
+@shared_task(name="payments.reprice", acks_late=True, soft_time_limit=300, time_limit=330)
+def reprice() -> int:
+    """Beat: replace estimates by measured times, raising prices that fell under the floor."""
+    return services.reprice_all()
+
+
+@shared_task(name="payments.auto_approve", acks_late=True, soft_time_limit=600, time_limit=660)
+def auto_approve() -> int:
+    """Beat, daily: approve work nobody reviewed within FAIRLABEL_AUTO_APPROVE_DAYS."""
+    return services.reviews_auto_approve()

@@ -1,0 +1,15 @@
+from django.urls import path
+
+from payments import views
+
+app_name = "payments"
+
+urlpatterns = [
+    path("earnings/", views.earnings, name="earnings"),
+    path("earnings/payout/", views.payout_request, name="payout"),
+    path("earnings/appeal/<id:annotation_id>/", views.appeal, name="appeal"),
+    path("projects/<id:project_id>/budget/", views.budget, name="budget"),
+    path("projects/<id:project_id>/fund/", views.fund, name="fund"),
+    path("payouts/", views.payouts, name="payouts"),
+    path("payouts.csv", views.payouts_csv, name="payouts_csv"),
+]
