@@ -32,8 +32,22 @@ class PolicyOverrideForm(forms.ModelForm):
         return cleaned
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Seen in the admin, changed only through the services (prices, overlap, statuses and
+    work are rules' inputs and pay's evidence: the admin must not route around them)."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(Project)
-class ProjectAdmin(admin.ModelAdmin):
+class ProjectAdmin(ReadOnlyAdmin):
     list_display = (
         "title",
         "task_type",
@@ -48,14 +62,14 @@ class ProjectAdmin(admin.ModelAdmin):
 
 
 @admin.register(Assignment)
-class AssignmentAdmin(admin.ModelAdmin):
+class AssignmentAdmin(ReadOnlyAdmin):
     list_display = ("id", "project", "task_id", "status", "served_at", "expires_at")
     list_filter = ("status",)
     raw_id_fields = ("task", "project", "annotator")
 
 
 @admin.register(Annotation)
-class AnnotationAdmin(admin.ModelAdmin):
+class AnnotationAdmin(ReadOnlyAdmin):
     list_display = ("id", "project", "task_id", "seconds", "is_extra", "created_at")
     raw_id_fields = ("task", "project", "annotator", "assignment")
 

@@ -225,7 +225,7 @@ class SettlementJob(Job):
     and every entry it writes is unique per (kind, reference): running it again pays nothing twice.
     """
 
-    job_task = "payments.settle"
+    job_task = "payments.tasks.settle"
 
     period_start = models.DateTimeField()
     period_end = models.DateTimeField(unique=True)
