@@ -88,7 +88,7 @@ def main() -> None:
             "'', false, true, now() FROM generate_series(1, %s) g",
             [args.annotators],
         )
-        cursor.execute("SELECT min(id) FROM auth_user WHERE username LIKE 'bench-a%%'")
+        cursor.execute("SELECT min(id) FROM auth_user WHERE username LIKE 'bench-a%%'", [])
         first_user = cursor.fetchone()[0]
         cursor.execute(
             "INSERT INTO auth_user_groups (user_id, group_id) SELECT id, %s FROM auth_user "
@@ -96,9 +96,10 @@ def main() -> None:
             [group],
         )
         cursor.execute(
-            "INSERT INTO accounts_profile (user_id, pseudonym, country, timezone) SELECT id, "
-            "'p-' || id, CASE WHEN id %% 3 = 0 THEN 'KE' ELSE 'FR' END, 'UTC' FROM auth_user "
-            "WHERE username LIKE 'bench-a%%'"
+            "INSERT INTO accounts_profile (user_id, pseudonym, country, timezone, created_at) "
+            "SELECT id, 'p-' || id, CASE WHEN id %% 3 = 0 THEN 'KE' ELSE 'FR' END, 'UTC', now() "
+            "FROM auth_user WHERE username LIKE 'bench-a%%'",
+            [],
         )
         n, users, nproj = args.annotations, args.annotators, args.projects
         cursor.execute(

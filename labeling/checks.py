@@ -81,8 +81,11 @@ def rule_paths_check(app_configs, **kwargs) -> list[Error]:
         "FAIRLABEL_PUBLISH_CHECKS",
         "FAIRLABEL_RULE_SECTIONS",
         "FAIRLABEL_TASK_ACCESS_CHECKS",
+        "FAIRLABEL_PROVENANCE_SECTIONS",
+        "FAIRLABEL_PAY_FLOOR",
     ):
-        for path in getattr(settings, setting):
+        paths = getattr(settings, setting)
+        for path in [paths] if isinstance(paths, str) else paths:
             found = _import(setting, path, errors)
             if found is not None and not callable(found):
                 errors.append(Error(f"{setting}: {path} is not callable.", id="fairlabel.E005"))

@@ -155,13 +155,15 @@ def task_detail(request, project_id: int, task_id: int):
 
 @role_required(Role.ANNOTATOR)
 def annotator_home(request):
-    projects = selectors.projects_visible_to(request.user)[:200]
+    projects = list(selectors.projects_visible_to(request.user)[:200])
+    for project in projects:
+        project.rate = selectors.project_rate(project)
     return render(
         request,
         "labeling/annotator_home.html",
         {
             "projects": projects,
-            "floor": pay_floor(highest=True),
+            "floor": pay_floor(user=request.user),
             "currency": settings.FAIRLABEL_CURRENCY,
             "category_names": dict(Category.choices),
         },

@@ -166,3 +166,101 @@ def reviews_of_annotator(*, annotator) -> list[Review]:
         .select_related("project")
         .order_by("-reviewed_at")[:100]
     )
+
+
+def pay_provenance(*, project: Project, record: dict[str, Any], names: dict[int, str]) -> None:
+    """The export's provenance, pay part, from the ledger's settlements (FAIRLABEL_PROVENANCE_
+    SECTIONS): paid hours (active + instructions + breaks) and what reached each annotator,
+    piece pay and top-ups together, against its own floor; work not settled yet is shown apart."""
+    from django.db.models import Max
+
+    from accounts.selectors import pseudonyms_for
+
+    rows = list(
+        Settlement.objects.filter(project=project)
+        .values("annotator_id")
+        .annotate(
+            active=Sum("active_seconds"),
+            instructions=Sum("instructions_seconds"),
+            breaks=Sum("break_seconds"),
+            piece=Sum("piece_pay"),
+            instructions_pay=Sum("instructions_pay"),
+            break_pay=Sum("break_pay"),
+            topup=Sum("topup"),
+            floor=Max("floor_hourly"),
+        )
+    )
+    pseudonyms = {**names, **pseudonyms_for([r["annotator_id"] for r in rows])}
+    counts = {a["annotator"]: a["annotations"] for a in record.get("per_annotator", [])}
+    per_annotator = []
+    total_seconds, total_paid, all_meet = Decimal(0), Decimal(0), True
+    for row in rows:
+        seconds = row["active"] + row["instructions"] + row["breaks"]
+        paid = row["piece"] + row["instructions_pay"] + row["break_pay"] + row["topup"]
+        owed = (row["floor"] * seconds / 3600).quantize(ledger.CENT)
+        meets = paid >= owed
+        all_meet = all_meet and meets
+        total_seconds += seconds
+        total_paid += paid
+        name = pseudonyms.get(row["annotator_id"], "")
+        per_annotator.append(
+            {
+                "annotator": name,
+                "annotations": counts.get(name, 0),
+                "paid_hours": str((seconds / 3600).quantize(Decimal("0.001"))),
+                "paid": str(money(paid)),
+                "topup": str(money(row["topup"])),
+                "effective_hourly": str(money(paid * 3600 / seconds)) if seconds else None,
+                "floor_hourly": str(row["floor"]),
+                "meets_floor": meets,
+            }
+        )
+    settled_names = {item["annotator"] for item in per_annotator}
+    for name, count in counts.items():
+        if name not in settled_names:  # worked, not settled yet: the next settlement pays it
+            per_annotator.append(
+                {
+                    "annotator": name,
+                    "annotations": count,
+                    "paid_hours": "0.000",
+                    "paid": "0.00",
+                    "topup": "0.00",
+                    "effective_hourly": None,
+                    "floor_hourly": None,
+                    "meets_floor": None,
+                }
+            )
+    per_annotator.sort(key=lambda item: item["annotator"])
+    cutoff = last_settled_end()
+    later = Assignment.objects.filter(project=project).exclude(status=Assignment.Status.OPEN)
+    if cutoff is not None:
+        later = later.filter(finished_at__gte=cutoff)
+    unsettled = later.aggregate(s=Sum("active_seconds"))["s"] or Decimal(0)
+    from payments.models import ChainHead
+
+    head = ledger.ledger_head(ChainHead.objects.values_list("chain", "seq", "hash"))
+    record.update(
+        {
+            "pay_source": "ledger",
+            "paid_hours": str((total_seconds / 3600).quantize(Decimal("0.001"))),
+            "paid": str(money(total_paid)),
+            "effective_hourly": str(money(total_paid * 3600 / total_seconds))
+            if total_seconds
+            else None,
+            "meets_floor": all_meet if rows else None,
+            "per_annotator": per_annotator,
+            "settled_through": cutoff.isoformat() if cutoff else None,
+            "unsettled_hours": str((Decimal(unsettled) / 3600).quantize(Decimal("0.001"))),
+            "ledger_head": head,
+        }
+    )
+    record.setdefault("notes", {}).update(
+        {
+            "paid_hours": "Settled paid time from the ledger's settlements: active labeling "
+            "time measured by heartbeats, reading instructions, and paid breaks.",
+            "effective_hourly": "What reached the annotators (piece pay, time pay, paid breaks "
+            "and instructions, floor top-ups) per paid hour; each annotator against its floor.",
+            "unsettled_hours": "Work done after the last settlement: paid at the next one, at "
+            "least at the floor.",
+        }
+    )

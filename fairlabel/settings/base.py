@@ -365,6 +365,10 @@ FAIRLABEL_PUBLISH_CHECKS = env_list(
 
 # The one function that says what an annotator's hourly floor is (labeling.policies.pay_floor).
 FAIRLABEL_PAY_FLOOR = "payments.policies.floor_hourly"
+# What other apps add to each export's labor-provenance record, in order.
+FAIRLABEL_PROVENANCE_SECTIONS = env_list(
+    "FAIRLABEL_PROVENANCE_SECTIONS", ["payments.selectors.pay_provenance"]
+)
 # The smallest payout an annotator may ask for, in FAIRLABEL_CURRENCY.
 FAIRLABEL_PAYOUT_MINIMUM = env_decimal("FAIRLABEL_PAYOUT_MINIMUM", "5.00")
 # Settlement: daily at 00:05 UTC for the day that ended; `manage.py settle` settles up to now.

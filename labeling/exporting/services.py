@@ -23,7 +23,7 @@ from fairlabel.errors import DomainError
 from labeling.exporting.formats import WRITERS, AnnotationRow, TaskRow
 from labeling.jobs.services import LeaseLost, job_claim, job_enqueue
 from labeling.models import Annotation, ExportFormat, ExportJob, JobStatus, Project, Task, TaskType
-from labeling.policies import pay_floor
+from labeling.policies import pay_floor, provenance_sections
 
 logger = logging.getLogger(__name__)
 
@@ -233,7 +233,7 @@ def provenance_record(
             }
         )
     per_annotator.sort(key=lambda item: item["annotator"])
-    return {
+    record = {
         "record": "fairlabel.labor_provenance",
         "version": 1,
         "generated_at": (generated_at or timezone.now()).isoformat(),
@@ -266,6 +266,9 @@ def provenance_record(
             "exposure": NOT_TRACKED,
         },
     }
+    for section in provenance_sections():
+        section(project=project, record=record, names=names)
+    return record
 
 
 # --- the export itself ---------------------------------------------------------------------

@@ -134,7 +134,9 @@ def test_export_streams_in_chunks_with_a_fixed_number_of_queries(
     project = labeled_project(TaskType.TEXT_CLASSIFICATION, tasks=7, per_task=1, annotators=1)
     calls = []
     # count + per chunk (tasks + annotations) + pseudonyms once + the final empty page + record
-    with django_assert_max_num_queries(14):
+    # + the pay section of the provenance (settlements, pseudonyms, last settlement, unsettled
+    # work, the ledger's chain heads)
+    with django_assert_max_num_queries(19):
         count = services.export_to_path(
             project=project,
             fmt="jsonl",
@@ -321,27 +323,36 @@ def test_format_must_fit_the_task_type(tmp_path):
 
 
 def test_provenance_record_beside_the_export(tmp_path, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from labeling.models import Assignment
+    from payments.services import settle_now
+
     settings.FAIRLABEL_FLOOR_HOURLY = Decimal("12.00")
     project = labeled_project(TaskType.TEXT_CLASSIFICATION, tasks=2, per_task=2, annotators=2)
-    Annotation.objects.filter(project=project).update(seconds=Decimal("30.000"))
+    Annotation.objects.filter(project=project).update(seconds=Decimal("60.000"))
+    Assignment.objects.filter(project=project).update(active_seconds=Decimal("60.000"))
+    export(project, "jsonl", tmp_path)
+    record = json.loads((tmp_path / "out.provenance.json").read_text())
+    # Nothing settled yet: the measured work waits for the next settlement.
+    assert (record["paid_hours"], record["unsettled_hours"]) == ("0.000", "0.067")
+    assert record["pay_source"] == "ledger" and len(record["ledger_head"]) == 64
+    settle_now(cutoff=timezone.now() + timedelta(minutes=1))
     export(project, "jsonl", tmp_path)
     record = json.loads((tmp_path / "out.provenance.json").read_text())
     assert record["format"] == "jsonl" and record["tasks"] == 2
     assert (record["annotations"], record["annotators"]) == (4, 2)
-    assert record["paid_hours"] == record["measured_hours"] == "0.033"
-    # 0.10 x 4 annotations / (120 s / 3600) = 12.00 per hour: exactly the floor
+    assert record["paid_hours"] == record["measured_hours"] == "0.067"
+    # Piece pay 0.10 x 4 in 240 s is 6.00 an hour: settlement topped it up to the floor.
     assert (record["effective_hourly"], record["floor_hourly"]) == ("12.00", "12.00")
-    assert record["meets_floor"] is True and record["currency"] == "USD"
+    assert record["paid"] == "0.80" and record["meets_floor"] is True
+    assert {a["topup"] for a in record["per_annotator"]} == {"0.20"}
+    assert record["currency"] == "USD"
     assert record["breaks"] is None and record["exposure"] is None
-    assert (
-        record["notes"]["breaks"]
-        == record["notes"]["exposure"]
-        == ("tracked once working-time rules land")
-    )
     assert {a["annotations"] for a in record["per_annotator"]} == {2}
-    assert all(
-        a["annotator"].startswith("anno-") or a["annotator"] for a in record["per_annotator"]
-    )
+    assert all(a["annotator"] for a in record["per_annotator"])
     assert record["generated_at"] and record["project"]["id"] == project.pk
 
 
