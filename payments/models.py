@@ -341,6 +341,12 @@ class Review(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
     )
     decided_at = models.DateTimeField(null=True, blank=True)
+    # A rejection of work in a period already settled: what was taken back, net of the floor
+    # pay, is capped so that the period still paid at least the floor (the rest is a top-up).
+    settled_job = models.ForeignKey(
+        SettlementJob, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    clawback = _money(default=ZERO)
 
     class Meta:
         indexes = [models.Index(fields=["project", "status"])]

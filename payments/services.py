@@ -438,24 +438,62 @@ def annotation_reject(*, user, annotation_id: int, reason: str, now=None) -> Rev
         floor = floor_hourly(user=annotation.annotator)
         at_floor = floor_pay(floor, annotation.seconds, up=True)
         project_id, annotator_id = annotation.project_id, annotation.annotator_id
-        ledger.append(
-            [
+        movements = [
+            Movement(Kind.ADJUSTMENT, f"reject:{annotation.pk}", -paid, project_id, annotator_id),
+            Movement(
+                Kind.REJECTION_FLOOR_PAY,
+                f"annotation:{annotation.pk}",
+                at_floor,
+                project_id,
+                annotator_id,
+            ),
+        ]
+        topup = _rejection_topup(review=review, annotation=annotation, net=paid - at_floor)
+        if topup > 0:
+            movements.append(
                 Movement(
-                    Kind.ADJUSTMENT, f"reject:{annotation.pk}", -paid, project_id, annotator_id
-                ),
-                Movement(
-                    Kind.REJECTION_FLOOR_PAY,
-                    f"annotation:{annotation.pk}",
-                    at_floor,
-                    project_id,
-                    annotator_id,
-                ),
-            ],
-            chain=ledger.CHAIN_CONTROL,
-            now=now,
-        )
-        ledger.shards_credit(project_id=project_id, amount=paid - at_floor)
+                    Kind.FLOOR_TOPUP, f"reject:{annotation.pk}", topup, project_id, annotator_id
+                )
+            )
+        ledger.append(movements, chain=ledger.CHAIN_CONTROL, now=now)
+        ledger.shards_credit(project_id=project_id, amount=paid - at_floor - topup)
     return review
+
+
+def _rejection_topup(*, review: Review, annotation: Annotation, net: Decimal) -> Decimal:
+    """When the rejected work's period is already settled, take back no more than that period
+    paid above the floor (after earlier rejections in it): the rest stays paid, as a top-up."""
+    if net <= 0:
+        return Decimal(0)
+    finished = (
+        Assignment.objects.filter(pk=annotation.assignment_id)
+        .values_list("finished_at", flat=True)
+        .first()
+    )
+    job = (
+        SettlementJob.objects.filter(
+            status=JobStatus.DONE, period_start__lte=finished, period_end__gt=finished
+        ).first()
+        if finished is not None
+        else None
+    )
+    if job is None:
+        review.clawback = net
+        review.save(update_fields=["clawback"])
+        return Decimal(0)
+    rows = Settlement.objects.filter(job=job, annotator_id=annotation.annotator_id)
+    paid_total, owed = Decimal(0), Decimal(0)
+    for row in rows:
+        paid_total += row.piece_pay + row.instructions_pay + row.break_pay + row.topup
+        owed += Decimal(row.floor_hourly) * row.paid_seconds / 3600
+    earlier = Review.objects.filter(
+        settled_job=job, annotation__annotator_id=annotation.annotator_id
+    ).exclude(pk=review.pk).aggregate(t=Sum("clawback"))["t"] or Decimal(0)
+    surplus = max(Decimal(0), paid_total - money(owed, up=True) - earlier)
+    taken = min(net, surplus)
+    review.settled_job, review.clawback = job, taken
+    review.save(update_fields=["settled_job", "clawback"])
+    return net - taken
 
 
 def appeal_submit(*, annotator, annotation_id: int, text: str, now=None) -> Review:

@@ -352,3 +352,24 @@ def test_country_floor_rows_are_checked(admin_user):
     with pytest.raises(DomainError):
         services.floor_set(country="Switzerland", hourly="30", changed_by=admin_user)
     assert not CountryFloor.objects.exists()
+
+
+def test_rejecting_work_of_a_settled_period_never_takes_it_under_the_floor(owner, annotator):
+    fast = project_factory(owner, tasks=1, publish=True, price_per_task="1.00")
+    slow = project_factory(owner, tasks=1, publish=True, price_per_task="0.10")
+    quick, start = _work(annotator, fast, seconds=60, start=T0)  # 60.00/h
+    _slow, start = _work(annotator, slow, seconds=900, start=start)  # 0.40/h, estimated 18/h
+    services.settle_now(cutoff=start + timedelta(minutes=1))
+    paid_seconds = sum(
+        (r.paid_seconds for r in Settlement.objects.filter(annotator=annotator)), Decimal(0)
+    )
+    owed = Decimal("12.00") * paid_seconds / 3600
+    all_pay = [k for k in Kind.values if k not in ("reservation", "release")]
+    assert _pay(annotator, kinds=all_pay) >= owed.quantize(Decimal("0.01"))
+    services.annotation_reject(
+        user=owner, annotation_id=quick.annotation.pk, reason="Wrong label for this one."
+    )
+    # The price is taken back, but the period had nothing above the floor to give back.
+    assert _pay(annotator, kinds=all_pay) >= owed.quantize(Decimal("0.01"))
+    assert Entry.objects.filter(kind=Kind.FLOOR_TOPUP, reference__startswith="reject:").exists()
+    assert ledger.verify().ok
