@@ -65,10 +65,11 @@ def earnings_of(*, annotator, limit: int = 200) -> dict[str, Any]:
     )
     paid_seconds = sum((v or Decimal(0) for v in sums.values()), Decimal(0))
     cutoff = last_settled_end()
-    settled_earned = earned
-    if cutoff is not None:
-        later = entries.filter(created_at__gte=cutoff, kind__in=[*PAY_KINDS, Kind.ADJUSTMENT])
-        settled_earned -= later.aggregate(t=Sum("amount"))["t"] or Decimal(0)
+    # What the settled periods paid: piece pay, paid breaks and instructions, and top-ups.
+    settled_pay = settled.aggregate(
+        p=Sum("piece_pay"), i=Sum("instructions_pay"), b=Sum("break_pay"), t=Sum("topup")
+    )
+    settled_earned = sum((v or Decimal(0) for v in settled_pay.values()), Decimal(0))
     unsettled = Assignment.objects.filter(annotator=annotator).exclude(
         status=Assignment.Status.OPEN
     )
@@ -211,7 +212,7 @@ def pay_provenance(*, project: Project, record: dict[str, Any], names: dict[int,
                 "paid": str(money(paid)),
                 "topup": str(money(row["topup"])),
                 "effective_hourly": str(money(paid * 3600 / seconds)) if seconds else None,
-                "floor_hourly": str(row["floor"]),
+                "floor_hourly": str(money(row["floor"])),
                 "meets_floor": meets,
             }
         )

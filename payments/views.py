@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from datetime import datetime
 
 from django.contrib import messages
 from django.http import HttpResponse
@@ -16,17 +17,28 @@ from accounts.selectors import pseudonyms_for
 from fairlabel.errors import DomainError
 from labeling.selectors import project_get, project_owned
 from payments import selectors, services
-from payments.models import Payout
+from payments.models import Kind, Payout
 
 
 @role_required(Role.ANNOTATOR)
 def earnings(request):
     data = selectors.earnings_of(annotator=request.user)
+    labels = dict(Kind.choices)
+    lines = [
+        {
+            **e,
+            "label": labels.get(e["kind"], e["kind"]),
+            "at": datetime.fromisoformat(e["created_at"]),
+        }
+        for e in data["entries"]
+    ]
     return render(
         request,
         "payments/earnings.html",
         {
             "earnings": data,
+            "lines": lines,
+            "next_settlement": datetime.fromisoformat(data["next_settlement"]),
             "hours": f"{float(data['paid_seconds']) / 3600:.2f}",
             "reviews": selectors.reviews_of_annotator(annotator=request.user),
             "payouts": Payout.objects.filter(annotator=request.user)[:20],
