@@ -11,7 +11,10 @@ NAVIGATION = {
         ("labeling:project_list", _("My projects")),
         ("labeling:project_create", _("New project")),
     ],
-    Role.AUDITOR: [("labeling:auditor_home", _("Projects under audit"))],
+    Role.AUDITOR: [
+        ("labeling:auditor_home", _("Projects under audit")),
+        ("payments:reports", _("Reports")),
+    ],
     Role.ADMIN: [("admin:index", _("Administration")), ("payments:payouts", _("Payouts"))],
 }
 

@@ -248,3 +248,87 @@ class MyReviewsApi(APIView):
     def get(self, request):
         rows = selectors.reviews_of_annotator(annotator=request.user)
         return Response({"reviews": [_review_out(r) for r in rows]})
+
+
+class ReportIn(serializers.Serializer):
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    project = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+
+
+def report_out(request, job) -> dict:
+    from django.urls import reverse
+
+    done = job.status == "done"
+    return {
+        "id": job.pk,
+        "status": job.status,
+        "start": job.start.isoformat(),
+        "end": job.end.isoformat(),
+        "project": job.project_id,
+        "summary": job.summary if done else None,
+        "ledger_head": job.ledger_head or None,
+        "ledger_last_entry": job.ledger_last_entry,
+        "csv_url": request.build_absolute_uri(reverse("payments:report_csv", args=[job.pk]))
+        if done
+        else None,
+        "html_url": request.build_absolute_uri(reverse("payments:report", args=[job.pk]))
+        if done
+        else None,
+        "error": job.error or None,
+    }
+
+
+REPORT_OUT = inline_serializer(
+    "Report", {"id": ANY, "status": ANY, "summary": ANY, "csv_url": ANY, "html_url": ANY}
+)
+
+
+class ReportsApi(APIView):
+    """Run a report over a period (and optionally one project): 202 with the job."""
+
+    permission_classes = [HasRole(Role.AUDITOR, Role.ADMIN)]
+
+    @extend_schema(
+        request=ReportIn,
+        responses={
+            202: REPORT_OUT,
+            400: OpenApiResponse(
+                ErrorOut, description="A period that does not end after it starts."
+            ),
+            404: OpenApiResponse(ErrorOut, description="No such project."),
+        },
+    )
+    def post(self, request):
+        from payments.reports import report_create
+
+        data = ReportIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        project = None
+        if data.validated_data.get("project"):
+            project = project_get(user=request.user, project_id=data.validated_data["project"])
+        job = report_create(
+            user=request.user,
+            start=data.validated_data["start"],
+            end=data.validated_data["end"],
+            project=project,
+        )
+        job.refresh_from_db()
+        return Response(report_out(request, job), status=202)
+
+
+class ReportApi(APIView):
+    permission_classes = [HasRole(Role.AUDITOR, Role.ADMIN)]
+
+    @extend_schema(
+        responses={200: REPORT_OUT, 404: OpenApiResponse(ErrorOut, description="No such report.")}
+    )
+    def get(self, request, report_id: int):
+        from django.http import Http404
+
+        from payments.models import ReportJob
+
+        job = ReportJob.objects.defer("csv", "details").filter(pk=report_id).first()
+        if job is None:
+            raise Http404
+        return Response(report_out(request, job))

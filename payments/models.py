@@ -381,3 +381,38 @@ class PriceChange(models.Model):
 
     def __str__(self) -> str:
         return f"price of project {self.project_id}: {self.old_price} -> {self.new_price}"
+
+
+class ReportJob(Job):
+    """An auditor's report over a period (and optionally one project), computed by a job from
+    the settlements, the working-time records and the ledger: reproducible, and it records the
+    ledger head it ended at."""
+
+    job_task = "payments.tasks.report"
+
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    project = models.ForeignKey(
+        "labeling.Project", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    summary = models.JSONField(default=dict, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    csv = models.TextField(blank=True)
+    ledger_head = models.CharField(max_length=64, blank=True)
+    ledger_last_entry = models.BigIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta(Job.Meta):
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(end__gt=models.F("start")), name="report_ordered")
+        ]
+
+    def __str__(self) -> str:
+        return f"report {self.pk} ({self.status})"
+
+    def job_failure_fields(self, message: str) -> dict[str, Any]:
+        return {"error": message}

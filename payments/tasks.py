@@ -32,3 +32,11 @@ def reprice() -> int:
 def auto_approve() -> int:
     """Beat, daily: approve work nobody reviewed within FAIRLABEL_AUTO_APPROVE_DAYS."""
     return services.reviews_auto_approve()
+
+
+@shared_task(name="payments.report", base=JobTask, soft_time_limit=25 * 60, time_limit=30 * 60)
+def report(*, job_id: int) -> None:
+    """Compute one auditor's report (a ReportJob row); a second delivery does nothing."""
+    from payments.reports import report_job_run
+
+    report_job_run(job_id=job_id)

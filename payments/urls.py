@@ -11,5 +11,8 @@ urlpatterns = [
     path("projects/<id:project_id>/budget/", views.budget, name="budget"),
     path("projects/<id:project_id>/fund/", views.fund, name="fund"),
     path("payouts/", views.payouts, name="payouts"),
+    path("audit/reports/", views.reports, name="reports"),
+    path("audit/reports/<id:report_id>/", views.report, name="report"),
+    path("audit/reports/<id:report_id>/csv/", views.report_csv, name="report_csv"),
     path("payouts.csv", views.payouts_csv, name="payouts_csv"),
 ]

@@ -147,3 +147,105 @@ def payouts_csv(request):
             ]
         )
     return response
+
+
+def _svg_histogram(bins: list[dict], floor: str) -> dict:
+    """Bars of the effective-hourly histogram in a 600x200 box, and where the floor falls."""
+    if not bins:
+        return {}
+    width, height, pad = 600, 200, 20
+    top = max(b["count"] for b in bins) or 1
+    step = (width - 2 * pad) / len(bins)
+    span = float(bins[-1]["to"])
+    bars = []
+    for i, b in enumerate(bins):
+        h = (height - 2 * pad) * b["count"] / top
+        bars.append(
+            {
+                "x": round(pad + i * step, 1),
+                "y": round(height - pad - h, 1),
+                "w": round(step - 2, 1),
+                "h": round(h, 1),
+                "label": f"{b['from']} to {b['to']}: {b['count']}",
+                "count": b["count"],
+            }
+        )
+    floor_x = round(pad + (width - 2 * pad) * float(floor) / span, 1) if span else pad
+    return {"bars": bars, "floor_x": floor_x, "width": width, "height": height, "max": span}
+
+
+@role_required(Role.AUDITOR, Role.ADMIN)
+def reports(request):
+    from labeling.selectors import projects_visible_to
+    from payments.models import ReportJob
+    from payments.reports import report_create
+
+    if request.method == "POST":
+        try:
+            start = datetime.fromisoformat(request.POST.get("start", ""))
+            end = datetime.fromisoformat(request.POST.get("end", ""))
+        except ValueError:
+            messages.error(request, _("Give the period as two dates."))
+            return redirect("payments:reports")
+        from datetime import UTC
+
+        start, end = (
+            start.replace(tzinfo=start.tzinfo or UTC),
+            end.replace(tzinfo=end.tzinfo or UTC),
+        )
+        project = None
+        if request.POST.get("project"):
+            project = project_get(user=request.user, project_id=int(request.POST["project"]))
+        try:
+            job = report_create(user=request.user, start=start, end=end, project=project)
+        except DomainError as error:
+            messages.error(request, error.detail)
+            return redirect("payments:reports")
+        return redirect("payments:report", report_id=job.pk)
+    return render(
+        request,
+        "payments/reports.html",
+        {
+            "reports": ReportJob.objects.defer("csv", "details").select_related("project")[:50],
+            "projects": projects_visible_to(request.user)[:500],
+        },
+    )
+
+
+@role_required(Role.AUDITOR, Role.ADMIN)
+def report(request, report_id: int):
+    from django.http import Http404
+
+    from payments.models import ReportJob
+
+    job = ReportJob.objects.defer("csv").select_related("project").filter(pk=report_id).first()
+    if job is None:
+        raise Http404
+    summary = job.summary or {}
+    chart = _svg_histogram(
+        (job.details or {}).get("histogram", []), summary.get("floor_hourly", "0")
+    )
+    return render(
+        request,
+        "payments/report.html",
+        {
+            "job": job,
+            "s": summary,
+            "chart": chart,
+            "days": (job.details or {}).get("hours_per_day", [])[:500],
+        },
+    )
+
+
+@role_required(Role.AUDITOR, Role.ADMIN)
+def report_csv(request, report_id: int):
+    from django.http import Http404
+
+    from payments.models import ReportJob
+
+    job = ReportJob.objects.filter(pk=report_id, status="done").only("csv").first()
+    if job is None:
+        raise Http404
+    response = HttpResponse(job.csv, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="fairlabel-report-{job.pk}.csv"'
+    return response

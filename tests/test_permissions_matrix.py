@@ -148,6 +148,12 @@ MATRIX: list[tuple] = [
     ("api/me/reviews/",                               "GET",   "/api/me/reviews/",                    _,            401,       200,       200,       403,   403,        403,     403),  # noqa: E501
     ("api/payouts/",                                  "GET",   "/api/payouts/",                       _,            401,       200,       200,       403,   403,        403,     403),  # noqa: E501
     ("api/payouts/",                                  "POST",  "/api/payouts/",                       "amount",     401,       400,       400,       403,   403,        403,     403),  # noqa: E501
+    ("api/reports/",                                  "POST",  "/api/reports/",                       "period",     401,       403,       403,       403,   403,        202,     202),  # noqa: E501
+    ("api/reports/<id:report_id>/",                  "GET",   "/api/reports/{report}/",              _,            401,       403,       403,       403,   403,        200,     200),  # noqa: E501
+    ("audit/reports/",                                "GET",   "/audit/reports/",                     _,            LOGIN,     403,       403,       403,   403,        200,     200),  # noqa: E501
+    ("audit/reports/",                                "POST",  "/audit/reports/",                     "period",     LOGIN,     403,       403,       403,   403,        302,     302),  # noqa: E501
+    ("audit/reports/<id:report_id>/",                "GET",   "/audit/reports/{report}/",            _,            LOGIN,     403,       403,       403,   403,        200,     200),  # noqa: E501
+    ("audit/reports/<id:report_id>/csv/",            "GET",   "/audit/reports/{report}/csv/",        _,            LOGIN,     403,       403,       403,   403,        200,     200),  # noqa: E501
     ("api/ledger/verify/",                            "GET",   "/api/ledger/verify/",                 _,            401,       403,       403,       403,   403,        200,     200),  # noqa: E501
     ("api/annotations/<id:annotation_id>/approve/",  "POST",  "/api/annotations/{ann}/approve/",     _,            401,       403,       403,       201,   404,        403,     201),  # noqa: E501
     ("api/annotations/<id:annotation_id>/reject/",   "POST",  "/api/annotations/{ann}/reject/",      "reason",     401,       403,       403,       201,   404,        403,     201),  # noqa: E501
@@ -265,6 +271,22 @@ class World:
                 assignment_next(annotator=annotator, project=project)
             images[key], jobs[key] = project, job
 
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        from payments.reports import report_create
+        from payments.services import settle_now
+
+        settle_now()
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            report = report_create(
+                user=self.users["auditor"],
+                start=timezone.now() - timedelta(days=30),
+                end=timezone.now() + timedelta(days=1),
+            )
+        report.refresh_from_db()
+        assert report.status == JobStatus.DONE, report.error
         with TestCase.captureOnCommitCallbacks(execute=True):
             export = export_job_create(project=pub, user=owner, fmt="json")
         export.refresh_from_db()
@@ -276,6 +298,7 @@ class World:
             "paused": paused.pk,
             "task": first.task_id,
             "ann": first.annotation.pk,
+            "report": report.pk,
             "a_open": open_one.pk,
             "import": jobs["img_draft"].pk,
             "export": export.pk,
@@ -406,6 +429,11 @@ BODIES: dict[str, Callable[[World, str, bool], dict]] = {
         {"data": {"text": "The text is ironic."}, "format": "json"}
         if api
         else {"data": {"text": "The text is ironic."}}
+    ),
+    "period": lambda w, a, api: (
+        {"data": {"start": "2030-01-01T00:00:00Z", "end": "2030-02-01T00:00:00Z"}, "format": "json"}
+        if api
+        else {"data": {"start": "2030-01-01", "end": "2030-02-01"}}
     ),
     "decide": lambda w, a, api: {"data": {"overturn": True, "note": "Agreed."}, "format": "json"},
 }

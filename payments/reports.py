@@ -1,0 +1,332 @@
+"""Auditors' reports: did the rules hold over a period? Computed from the settlements, the
+working-time records and the ledger, by pseudonym only; violations first, with their evidence.
+
+A report covers the settlement periods that ended inside [start, end) (pay is only final once
+settled), and the working days, breaks and reviews in [start, end)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import statistics
+from collections import defaultdict
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Count, Max, Sum
+from django.utils import timezone
+
+from accounts.selectors import pseudonyms_for
+from fairlabel.errors import DomainError
+from labeling.jobs.models import JobStatus
+from labeling.jobs.services import LeaseLost, job_claim, job_enqueue
+from labeling.models import Project
+from labeling.policies import policy_values
+from payments import ledger
+from payments.ledger import money
+from payments.models import (
+    ChainHead,
+    Entry,
+    Kind,
+    ReportJob,
+    Review,
+    Settlement,
+)
+
+logger = logging.getLogger(__name__)
+CENT = Decimal("0.01")
+DUE_KINDS = ("due", "sensitive", "long")
+
+
+def report_create(*, user, start, end, project: Project | None = None) -> ReportJob:
+    if end <= start:
+        raise DomainError("invalid_period", "The period must end after it starts.", field="end")
+    with transaction.atomic():
+        job = ReportJob.objects.create(requested_by=user, start=start, end=end, project=project)
+        job_enqueue(job=job)
+    return job
+
+
+def report_job_run(*, job_id: int) -> ReportJob | None:
+    claim = job_claim(model=ReportJob, job_id=job_id)
+    if claim is None:
+        return ReportJob.objects.filter(pk=job_id).first()
+    job = claim.job
+    try:
+        with claim.heartbeat(), transaction.atomic():
+            summary, details, text = report_compute(
+                start=job.start, end=job.end, project=job.project
+            )
+            heads = list(ChainHead.objects.values_list("chain", "seq", "hash"))
+            last = Entry.objects.aggregate(m=Max("id"))["m"]
+            return claim.finish(
+                status=JobStatus.DONE,
+                summary=summary,
+                details=details,
+                csv=text,
+                ledger_head=ledger.ledger_head(heads),
+                ledger_last_entry=last,
+            )
+    except LeaseLost:
+        return ReportJob.objects.filter(pk=job_id).first()
+    except Exception:
+        claim.fail(message="internal error")
+        raise
+
+
+def _hourly(amount: Decimal, seconds: Decimal) -> Decimal | None:
+    return money(amount * 3600 / seconds) if seconds > 0 else None
+
+
+def _histogram(values: list[Decimal], floor: Decimal) -> list[dict[str, Any]]:
+    """Counts per bin of 2 currency units an hour, from 0 to past the highest value."""
+    if not values:
+        return []
+    width = Decimal(2)
+    top = max(max(values), floor) + width
+    bins = []
+    low = Decimal(0)
+    while low < top:
+        count = sum(1 for v in values if low <= v < low + width)
+        bins.append({"from": str(low), "to": str(low + width), "count": count})
+        low += width
+    return bins
+
+
+def report_compute(*, start, end, project: Project | None = None) -> tuple[dict, dict, str]:
+    from workers.models import Break, WorkDay
+
+    policies = policy_values()
+    rows = Settlement.objects.filter(
+        job__status=JobStatus.DONE, job__period_end__gt=start, job__period_end__lte=end
+    )
+    if project is not None:
+        rows = rows.filter(project=project)
+    per: dict[tuple[int, int | None], dict[str, Decimal]] = defaultdict(
+        lambda: defaultdict(Decimal)
+    )
+    floors: dict[int, Decimal] = {}
+    for row in rows.values(
+        "annotator_id",
+        "project_id",
+        "active_seconds",
+        "instructions_seconds",
+        "break_seconds",
+        "piece_pay",
+        "instructions_pay",
+        "break_pay",
+        "topup",
+        "floor_hourly",
+    ).iterator(chunk_size=5000):
+        key = (row["annotator_id"], row["project_id"])
+        item = per[key]
+        item["seconds"] += (
+            row["active_seconds"] + row["instructions_seconds"] + row["break_seconds"]
+        )
+        item["before"] += row["piece_pay"] + row["instructions_pay"] + row["break_pay"]
+        item["topup"] += row["topup"]
+        floors[row["annotator_id"]] = max(
+            floors.get(row["annotator_id"], Decimal(0)), row["floor_hourly"]
+        )
+    annotator_ids = sorted({a for a, _p in per})
+    names = pseudonyms_for(annotator_ids)
+    titles = dict(
+        Project.objects.filter(pk__in={p for _a, p in per if p}).values_list("pk", "title")
+    )
+
+    # Per pseudonym over every project: what the guarantee is about.
+    people: dict[int, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    for (annotator_id, _project_id), item in per.items():
+        for k, v in item.items():
+            people[annotator_id][k] += v
+    violations: list[dict[str, Any]] = []
+    after_rates, before_rates = [], []
+    below = 0
+    for annotator_id, item in sorted(people.items()):
+        seconds = item["seconds"]
+        if seconds <= 0:
+            continue
+        after = item["before"] + item["topup"]
+        before_rates.append(_hourly(item["before"], seconds))
+        after_rates.append(_hourly(after, seconds))
+        owed = (floors[annotator_id] * seconds / 3600).quantize(CENT)
+        if after < owed:
+            below += 1
+            violations.append(
+                {
+                    "rule": "fair-pay-floor",
+                    "pseudonym": names.get(annotator_id, ""),
+                    "evidence": f"paid {money(after)} for {money(seconds / 3600)} h; the floor "
+                    f"of {floors[annotator_id]}/h owes {owed}",
+                }
+            )
+    # Breaks, working days, exposure: from the working-time records.
+    days = WorkDay.objects.filter(first_at__lt=end, last_at__gte=start)
+    breaks = Break.objects.filter(started_at__gte=start, started_at__lt=end)
+    if project is not None:
+        # Work of the project's annotators in the period (time records are per person).
+        days = days.filter(annotator_id__in=annotator_ids)
+        breaks = breaks.filter(annotator_id__in=annotator_ids)
+    due = breaks.filter(kind__in=DUE_KINDS)
+    breaks_due = due.count()
+    breaks_taken = sum(
+        1
+        for b in due.only("started_at", "ends_at", "ended_at")
+        if (b.ended_at or b.ends_at) >= b.ends_at
+    )
+    daily_cap = Decimal(policies["FAIRLABEL_DAILY_HOURS"]) * 3600
+    sensitive_cap = Decimal(policies["FAIRLABEL_SENSITIVE_DAILY_HOURS"]) * 3600
+    category_seconds: dict[str, Decimal] = defaultdict(Decimal)
+    hours_per_day: list[dict[str, Any]] = []
+    day_names = pseudonyms_for(sorted(set(days.values_list("annotator_id", flat=True))))
+    for day in days.order_by("day", "annotator_id").iterator(chunk_size=5000):
+        worked = day.active_seconds + day.instruction_seconds
+        for category, secs in (day.category_seconds or {}).items():
+            category_seconds[category] += Decimal(str(secs))
+        hours_per_day.append(
+            {
+                "pseudonym": day_names.get(day.annotator_id, ""),
+                "day": day.day.isoformat(),
+                "hours": str((worked / 3600).quantize(Decimal("0.01"))),
+                "sensitive_hours": str((day.sensitive_seconds / 3600).quantize(Decimal("0.01"))),
+            }
+        )
+        if worked > daily_cap + 60:
+            violations.append(
+                {
+                    "rule": "daily-limit",
+                    "pseudonym": day_names.get(day.annotator_id, ""),
+                    "evidence": f"{day.day}: worked {(worked / 3600).quantize(Decimal('0.01'))} h "
+                    f"over the daily limit of {policies['FAIRLABEL_DAILY_HOURS']} h",
+                }
+            )
+        if day.sensitive_seconds > sensitive_cap + 60:
+            violations.append(
+                {
+                    "rule": "sensitive-cap",
+                    "pseudonym": day_names.get(day.annotator_id, ""),
+                    "evidence": f"{day.day}: {_h(day.sensitive_seconds)} h of sensitive work over "
+                    f"the cap of {policies['FAIRLABEL_SENSITIVE_DAILY_HOURS']} h",
+                }
+            )
+    for b in due.filter(ended_at__isnull=False).only(
+        "annotator_id", "ends_at", "ended_at", "started_at"
+    ):
+        if b.ended_at < b.ends_at:
+            violations.append(
+                {
+                    "rule": "breaks",
+                    "pseudonym": pseudonyms_for([b.annotator_id]).get(b.annotator_id, ""),
+                    "evidence": f"a break due at {b.started_at:%Y-%m-%d %H:%M} UTC ended early",
+                }
+            )
+    # Reviews: rejections, appeals and their outcomes; an appeal past its deadline.
+    reviews = Review.objects.filter(reviewed_at__gte=start, reviewed_at__lt=end)
+    if project is not None:
+        reviews = reviews.filter(project=project)
+    outcomes = dict(reviews.values_list("status").annotate(n=Count("pk")))
+    now = timezone.now()
+    for review in Review.objects.filter(
+        status=Review.Status.APPEALED, appeal_deadline__lt=min(now, end)
+    ):
+        violations.append(
+            {
+                "rule": "rejections",
+                "pseudonym": pseudonyms_for([review.annotation.annotator_id]).get(
+                    review.annotation.annotator_id, ""
+                ),
+                "evidence": f"appeal on annotation {review.annotation_id} undecided past its "
+                f"deadline {review.appeal_deadline:%Y-%m-%d}",
+            }
+        )
+    # Money: what owners put in against what reached annotators.
+    entries = Entry.objects.filter(created_at__gte=start, created_at__lt=end)
+    if project is not None:
+        entries = entries.filter(project=project)
+    kinds = dict(entries.values_list("kind").annotate(t=Sum("amount")))
+    to_annotators = sum(
+        (kinds.get(k, Decimal(0)) for k in (Kind.TASK_PAY, Kind.TIME_PAY, Kind.BREAK_PAY,
+                                           Kind.INSTRUCTIONS_PAY, Kind.FLOOR_TOPUP,
+                                           Kind.REJECTION_FLOOR_PAY, Kind.ADJUSTMENT)),
+        Decimal(0),
+    )  # fmt: skip
+    check = ledger.verify()
+    if not check.ok:
+        violations.insert(
+            0, {"rule": "ledger", "pseudonym": "", "evidence": "; ".join(check.problems[:5])}
+        )
+    floor_now = Decimal(policies["FAIRLABEL_FLOOR_HOURLY"]).quantize(CENT)
+    rates = [r for r in after_rates if r is not None]
+    paid_seconds = sum((p["seconds"] for p in people.values()), Decimal(0))
+    summary = {
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "project": project.pk if project else None,
+        "annotators": len(rates),
+        "paid_hours": str((paid_seconds / 3600).quantize(Decimal("0.01"))),
+        "floor_hourly": str(floor_now),
+        "effective_hourly_median": str(money(statistics.median(rates))) if rates else None,
+        "effective_hourly_p10": str(_p10(rates)) if rates else None,
+        "effective_hourly_min": str(min(rates)) if rates else None,
+        "effective_hourly_before_topup_median": str(
+            money(statistics.median([r for r in before_rates if r is not None]))
+        )
+        if rates
+        else None,
+        "below_floor_after_topup": below,
+        "topups_total": str(money(sum((p["topup"] for p in people.values()), Decimal(0)))),
+        "owners_funded": str(money(kinds.get(Kind.FUNDING, Decimal(0)))),
+        "paid_to_annotators": str(money(to_annotators)),
+        "breaks_due": breaks_due,
+        "breaks_taken": breaks_taken,
+        "sensitive_hours": {
+            k: str((v / 3600).quantize(Decimal("0.01")))
+            for k, v in sorted(category_seconds.items())
+        },
+        "reviews": {k: int(v) for k, v in outcomes.items()},
+        "ledger_ok": check.ok,
+        "violations": violations,
+    }
+    details = {
+        "histogram": _histogram(rates, floor_now),
+        "hours_per_day": hours_per_day[:5000],
+    }
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(
+        ["pseudonym", "project_id", "project", "paid_hours", "paid_before_topup", "topup",
+         "paid", "effective_hourly", "floor_hourly", "meets_floor"]
+    )  # fmt: skip
+    for (annotator_id, project_id), item in sorted(
+        per.items(), key=lambda kv: (names.get(kv[0][0], ""), kv[0][1] or 0)
+    ):
+        seconds = item["seconds"]
+        paid = item["before"] + item["topup"]
+        rate = _hourly(paid, seconds)
+        floor = floors[annotator_id]
+        writer.writerow(
+            [
+                names.get(annotator_id, ""),
+                project_id or "",
+                titles.get(project_id, ""),
+                f"{(seconds / 3600).quantize(Decimal('0.001'))}",
+                f"{money(item['before'])}",
+                f"{money(item['topup'])}",
+                f"{money(paid)}",
+                "" if rate is None else f"{rate}",
+                f"{floor}",
+                "" if rate is None else str(rate >= floor).lower(),
+            ]
+        )
+    return summary, details, out.getvalue()
+
+
+def _h(seconds: Decimal) -> Decimal:
+    return (Decimal(seconds) / 3600).quantize(Decimal("0.01"))
+
+
+def _p10(values: list[Decimal]) -> Decimal:
+    ordered = sorted(values)
+    return ordered[int(0.1 * (len(ordered) - 1))]
