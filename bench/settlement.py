@@ -35,24 +35,31 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+# The child's own peak resident memory (VmHWM: ru_maxrss would carry the parent's over exec).
+PEAK_FN = """
+def PEAK():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return f"peak memory {int(line.split()[1]) / 1024:.0f} MB"
+"""
 # Run in a child process: the settlement of the period (what `manage.py settle` runs, with the
 # period's end fixed), then its figures and the process's peak memory.
 SETTLE = """
-import os, resource, django
+import os, django
 from datetime import datetime
 django.setup()
 from payments.services import settle_now
 job = settle_now(cutoff=datetime.fromisoformat(os.environ["FAIRLABEL_BENCH_CUTOFF"]))
 print(f"{job.annotators if job else 0:,} annotators, {job.entries if job else 0:,} entries")
-print(f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+print(PEAK())
 """
 VERIFY = """
-import resource, django
+import django
 django.setup()
 from payments.ledger import verify
 result = verify()
 print(f"{result.entries:,} entries ok={result.ok} {result.problems[:3]}")
-print(f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+print(PEAK())
 """
 
 
@@ -228,7 +235,7 @@ def main() -> None:
     for command in (["settle"], ["verify_ledger"], ["settle"]):
         t2 = time.perf_counter()
         done = subprocess.run(
-            [sys.executable, "-c", SETTLE if command == ["settle"] else VERIFY],
+            [sys.executable, "-c", PEAK_FN + (SETTLE if command == ["settle"] else VERIFY)],
             cwd=ROOT,
             env=env,
             capture_output=True,
