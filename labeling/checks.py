@@ -82,6 +82,7 @@ def rule_paths_check(app_configs, **kwargs) -> list[Error]:
         "FAIRLABEL_RULE_SECTIONS",
         "FAIRLABEL_TASK_ACCESS_CHECKS",
         "FAIRLABEL_PROVENANCE_SECTIONS",
+        "FAIRLABEL_PROJECT_CHANGE_HOOKS",
         "FAIRLABEL_PAY_FLOOR",
     ):
         paths = getattr(settings, setting)

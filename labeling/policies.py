@@ -394,6 +394,11 @@ def pay_floor(*, user=None, country: str | None = None, highest: bool = False) -
     return read(user=user, country=country, highest=highest)  # type: ignore[operator]
 
 
+def project_change_hooks() -> tuple[Callable, ...]:
+    """Called after an owner changes a project's price or estimate (payments audits it)."""
+    return _load(tuple(settings.FAIRLABEL_PROJECT_CHANGE_HOOKS))  # type: ignore[return-value]
+
+
 def provenance_sections() -> tuple[Callable, ...]:
     """What other apps add to an export's labor-provenance record (pay from the ledger)."""
     return _load(tuple(settings.FAIRLABEL_PROVENANCE_SECTIONS))  # type: ignore[return-value]

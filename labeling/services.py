@@ -18,7 +18,7 @@ from django.utils import timezone
 from fairlabel.errors import DomainError
 from labeling.categories import is_sensitive
 from labeling.models import Project, TaskType
-from labeling.policies import publish_checks
+from labeling.policies import project_change_hooks, publish_checks
 from labeling.results import REQUIRED_FIELD, categories_normalize, labels_normalize
 
 EDITABLE_FIELDS = (
@@ -149,6 +149,7 @@ def project_update(*, project: Project, **changes: Any) -> Project:
             )
         old_overlap = locked.annotations_per_task
         old_categories = locked.content_categories
+        old_price, old_seconds = locked.price_per_task, locked.estimated_seconds_per_task
         new_overlap = fields.get("annotations_per_task", old_overlap)
         if new_overlap < old_overlap and locked.assignments.filter(status="open").exists():
             # The counter could not go below zero for tasks held by more people than the new
@@ -164,11 +165,15 @@ def project_update(*, project: Project, **changes: Any) -> Project:
         locked.full_clean()
         if locked.status == Project.Status.PUBLISHED:
             # A published project stays fair: an edit may not take its rate under the floor.
+            # (Its funding is the budget's concern: the dispatcher stops when it runs out.)
             for check in publish_checks():
                 error = check(project=locked)
-                if error is not None:
+                if error is not None and error.code != "not_funded":
                     raise error
         locked.save()
+        if (locked.price_per_task, locked.estimated_seconds_per_task) != (old_price, old_seconds):
+            for hook in project_change_hooks():
+                hook(project=locked, old_price=old_price, old_seconds=old_seconds)
         if new_overlap > old_overlap:
             # Keep the dispatcher's counter true: every task gains the same slots.
             locked.tasks.update(slots_free=F("slots_free") + (new_overlap - old_overlap))

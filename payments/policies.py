@@ -283,6 +283,25 @@ def publish_funded_check(*, project) -> DomainError | None:
     )
 
 
+def price_change_record(*, project, old_price: Decimal, old_seconds: int) -> None:
+    """The audit row of an owner's change of price or estimate (FAIRLABEL_PROJECT_CHANGE_HOOKS),
+    in the transaction of the change."""
+    from django.utils import timezone
+
+    from payments.models import PriceChange
+
+    PriceChange.objects.create(
+        project=project,
+        old_price=old_price,
+        new_price=project.price_per_task,
+        old_seconds=old_seconds,
+        new_seconds=project.estimated_seconds_per_task,
+        reason=_("Changed by the owner."),
+        automatic=False,
+        changed_at=timezone.now(),
+    )
+
+
 # --- the rules page --------------------------------------------------------------------------
 
 

@@ -369,6 +369,10 @@ FAIRLABEL_PAY_FLOOR = "payments.policies.floor_hourly"
 FAIRLABEL_PROVENANCE_SECTIONS = env_list(
     "FAIRLABEL_PROVENANCE_SECTIONS", ["payments.selectors.pay_provenance"]
 )
+# Called when an owner changes a project's price or estimate (the audit row of the change).
+FAIRLABEL_PROJECT_CHANGE_HOOKS = env_list(
+    "FAIRLABEL_PROJECT_CHANGE_HOOKS", ["payments.policies.price_change_record"]
+)
 # The smallest payout an annotator may ask for, in FAIRLABEL_CURRENCY.
 FAIRLABEL_PAYOUT_MINIMUM = env_decimal("FAIRLABEL_PAYOUT_MINIMUM", "5.00")
 # Settlement: daily at 00:05 UTC for the day that ended; `manage.py settle` settles up to now.

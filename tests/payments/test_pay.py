@@ -373,3 +373,24 @@ def test_rejecting_work_of_a_settled_period_never_takes_it_under_the_floor(owner
     assert _pay(annotator, kinds=all_pay) >= owed.quantize(Decimal("0.01"))
     assert Entry.objects.filter(kind=Kind.FLOOR_TOPUP, reference__startswith="reject:").exists()
     assert ledger.verify().ok
+
+
+def test_an_owners_price_change_is_audited_and_an_exhausted_budget_does_not_block_edits(owner):
+    from labeling.services import project_update
+
+    project = project_factory(owner, tasks=1, publish=True, fund="2.10")
+    dispatch.assignment_next(annotator=user_factory_annotator(), project=project)
+    project = project_update(project=project, title="Renamed while the budget is used up")
+    project = project_update(project=project, price_per_task="0.20")
+    change = PriceChange.objects.get(project=project)
+    assert (change.old_price, change.new_price, change.automatic) == (
+        Decimal("0.10"),
+        Decimal("0.20"),
+        False,
+    )
+
+
+def user_factory_annotator():
+    from tests.factories import user_factory
+
+    return user_factory("annotator")
