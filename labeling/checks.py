@@ -16,6 +16,7 @@ _HOOK_KWARGS = {
     "skipped": ("assignment", "context", "now"),
     "expired": ("assignments", "now"),
     "released": ("assignment", "refusal", "now"),
+    "refused": ("context", "refusal", "now"),
 }
 
 
@@ -81,6 +82,7 @@ def rule_paths_check(app_configs, **kwargs) -> list[Error]:
         "FAIRLABEL_PUBLISH_CHECKS",
         "FAIRLABEL_RULE_SECTIONS",
         "FAIRLABEL_TASK_ACCESS_CHECKS",
+        "FAIRLABEL_DISPLAY_PREFERENCES",
     ):
         for path in getattr(settings, setting):
             found = _import(setting, path, errors)

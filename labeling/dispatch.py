@@ -92,7 +92,18 @@ def assignment_next(
     a restriction while other tasks remain, the restriction's refusal is the answer."""
     now = now or timezone.now()
     context = dispatch_context(annotator=annotator, project=project, now=now)
-    held = context.held
+    try:
+        return _next(context)
+    except Refused as refused:
+        # The claim's transaction is rolled back; what the hooks record of the refusal (the
+        # cool-down waited out as a paid break) commits on its own.
+        with transaction.atomic():
+            hooks_call("refused", context=context, refusal=refused.refusal, now=now)
+        raise
+
+
+def _next(context: DispatchContext) -> Assignment | None:
+    annotator, project, now, held = context.annotator, context.project, context.now, context.held
     try:
         restriction = gates_check(context)
     except Refused as refused:

@@ -16,7 +16,7 @@ from accounts.roles import Role, role_of
 from accounts.selectors import pseudonyms_for
 from labeling.dispatch import task_categories, task_protect
 from labeling.models import Annotation, Assignment, Project, Task
-from labeling.policies import implied_hourly
+from labeling.policies import display_preferences, implied_hourly
 
 MILLIS = Decimal("0.001")
 
@@ -136,11 +136,15 @@ def suggestion_of(task: Task) -> dict[str, Any] | None:
 def assignment_payload(assignment: Assignment, project: Project) -> dict[str, Any]:
     """The next-task shape clients rely on (DESIGN.md), plus the suggestion."""
     task = assignment.task
+    protect: dict[str, Any] = task_protect(task=task, project=project)
+    if protect["blur"]:
+        # The annotator's own blur strength, so the first paint is already blurred its way.
+        protect.update(display_preferences(user_id=assignment.annotator_id))
     return {
         "assignment": assignment.pk,
         "task": {"id": task.pk, "data": task.data, "suggestion": suggestion_of(task)},
         "categories": task_categories(task=task, project=project),
-        "protect": task_protect(task=task, project=project),
+        "protect": protect,
         "expires_at": assignment.expires_at.isoformat(),
     }
 

@@ -215,6 +215,7 @@ def label(request, project_id: int):
             "breaks": reverse("api:breaks"),
             "breakEnd": reverse("api:break-end"),
             "consent": reverse("api:consent", args=[project.pk]),
+            "display": reverse("api:display"),
             "flag": reverse("api:flag", args=[0]).replace("/0/", "/{id}/"),
         },
         "projectCategories": project.content_categories,
@@ -284,6 +285,7 @@ def label(request, project_id: int):
             "nextBreak": _("next break in {t} of work"),
             "onBreak": _("on a break"),
             "breakTitle": _("Break"),
+            "cooldownTitle": _("A paid cool-down from sensitive content"),
             "breakDue": _(
                 "A break is due: finish this task, then rest. No new task until after it."
             ),

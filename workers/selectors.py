@@ -7,7 +7,7 @@ from typing import Any
 from django.conf import settings
 
 from labeling.models import Category
-from workers.models import Consent
+from workers.models import BLUR_DEFAULT_PX, Consent, DisplayPreference
 
 
 def consent_of(*, annotator, project) -> dict[str, Any]:
@@ -33,3 +33,12 @@ def consent_of(*, annotator, project) -> dict[str, Any]:
         "decided": row is not None,
         "support": settings.FAIRLABEL_SUPPORT_CONTACT,
     }
+
+
+def display_preferences(*, user_id: int) -> dict[str, int]:
+    """FAIRLABEL_DISPLAY_PREFERENCES: how this person wants protected content shown (its blur
+    strength; the default until it chooses one). One query."""
+    blur = (
+        DisplayPreference.objects.filter(user_id=user_id).values_list("blur_px", flat=True).first()
+    )
+    return {"blur_px": BLUR_DEFAULT_PX if blur is None else blur}
