@@ -94,7 +94,7 @@ def project_detail(request, project_id: int):
     project = selectors.project_get(user=request.user, project_id=project_id)
     tasks = Paginator(
         project.tasks.order_by("id").only(
-            "id", "external_id", "data", "annotation_count", "is_sensitive"
+            "id", "external_id", "data", "annotation_count", "category_mask"
         ),
         25,
     )

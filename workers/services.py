@@ -277,8 +277,9 @@ def cooldown_break_record(
 
 def held_categories(held) -> list[str]:
     """The effective categories of a touched assignment's task (annotated by assignment_touch)."""
-    own = held.task_categories
-    return list(held.project_categories or []) if own is None else list(own)
+    from labeling.categories import names_of
+
+    return names_of(held.task_category_mask)
 
 
 def heartbeat_record(
