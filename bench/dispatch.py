@@ -268,6 +268,26 @@ def one_client(
     }
 
 
+def side_by_side(
+    port: int, clients: list[tuple[str, str, int]], cycles: int, warmup: int
+) -> dict[str, dict[str, float]]:
+    """One cycle of each client in turn, `cycles` times: on a shared machine a burst of load
+    falls on every client alike, so their figures compare. `clients`: (label, token, project)."""
+    conns = [(label, Client(port, token), project) for label, token, project in clients]
+    latencies: dict[str, list[float]] = {label: [] for label, _, _ in clients}
+    for n in range(warmup + cycles):
+        for label, client, project_id in conns:
+            status, n_ms, _code, _s_ms = client.cycle(project_id)
+            if status != 200:
+                raise RuntimeError(f"{label}: next answered {status}")
+            if n >= warmup:
+                latencies[label].append(n_ms)
+    return {
+        label: {"next_p50": percentile(ms, 0.5), "next_p95": percentile(ms, 0.95)}
+        for label, ms in latencies.items()
+    }
+
+
 def many_clients(
     port: int, tokens: list[str], project_id: int, seconds: float, *, page_flow: bool = False
 ) -> dict[str, float]:
@@ -430,6 +450,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--reuse", action="store_true", help="keep an existing bench database")
+    parser.add_argument(
+        "--restricted-only",
+        action="store_true",
+        help="only the restricted claims, side by side with unrestricted ones (one client each)",
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     assert 1 <= args.clients <= 256 and args.seconds <= 600 and args.cycles <= 100_000
@@ -472,6 +497,8 @@ def main() -> None:
     _consent(restricted_tokens[2], projects[(0, max(sizes))], ["violence"])
     before = counted_annotations([p.pk for p in projects.values()])
     connection.close()
+    if args.restricted_only:
+        return restricted_report(args, projects, tokens[0], restricted_tokens, sizes)
 
     server = start_gunicorn(args.port, args.workers)
     rows, created = [], 0
@@ -587,6 +614,31 @@ def main() -> None:
         f"cpu count {os.cpu_count()}, load {os.getloadavg()[0]:.1f}, "
         f"median next p50 at 1 client {median:.2f}ms"
     )
+
+
+def restricted_report(args, projects, plain_token: str, tokens: list[str], sizes) -> None:
+    largest = max(sizes)
+    mostly_sensitive = projects[(0, largest)].pk
+    clients = [
+        ("unrestricted, plain project", plain_token, projects[(1, largest)].pk),
+        ("consented to all", tokens[1], mostly_sensitive),
+        ("no consent: the safe 0.5% only", tokens[0], mostly_sensitive),
+        ("consent to violence only: the other 1%", tokens[2], mostly_sensitive),
+    ]
+    server = start_gunicorn(args.port, args.workers)
+    try:
+        figures = side_by_side(args.port, clients, args.cycles, args.warmup)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    base = figures["consented to all"]["next_p95"]
+    print(f"\n{largest:,} tasks, 99% carry gore; one cycle of each client in turn:")
+    for label, r in figures.items():
+        print(
+            f"  {label:<42} next p50 {r['next_p50']:>7.2f}ms p95 {r['next_p95']:>7.2f}ms "
+            f"({r['next_p95'] / base:.2f}x the p95 of the one who consented to all)"
+        )
+    print(f"cpu count {os.cpu_count()}, load {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

@@ -66,6 +66,30 @@ def project_progress(project: Project) -> dict[str, Any]:
     }
 
 
+def project_open_categories(project: Project) -> list[str]:
+    """Every category a task still open in this project carries (its import row's, a flag's, or
+    the project's): what an annotator may be asked to consent to. One index descent per distinct
+    set of categories (a loose scan of task_dispatch_mask_idx), whatever the project's size."""
+    from django.db import connection
+
+    from labeling.categories import names_of
+
+    table = Task._meta.db_table
+    sql = (
+        "WITH RECURSIVE masks(m) AS ("  # noqa: S608
+        f"SELECT (SELECT min(category_mask) FROM {table} WHERE project_id = %s AND slots_free > 0) "
+        "UNION ALL SELECT (SELECT min(category_mask) FROM "
+        f"{table} WHERE project_id = %s AND slots_free > 0 AND category_mask > masks.m) "
+        "FROM masks WHERE masks.m IS NOT NULL) SELECT m FROM masks WHERE m IS NOT NULL"
+    )
+    union = 0
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [project.pk, project.pk])
+        for (mask,) in cursor.fetchall():
+            union |= mask
+    return names_of(union)
+
+
 def project_rate(project: Project) -> str:
     return str(
         implied_hourly(

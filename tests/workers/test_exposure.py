@@ -331,6 +331,32 @@ def test_a_flag_changes_what_others_are_served(client_for, owner, make_user):
         f"/api/assignments/{held.pk}/flag/", {"category": "boring"}, format="json"
     )
     assert bad.status_code == 400
+    # The flagged category can be agreed to like a declared one, and then it is served.
+    consent = client_for(second).get(f"/api/projects/{project.pk}/consent/").json()
+    assert [c["name"] for c in consent["categories"]] == ["violence", "gore"]
+    services.consent_set(annotator=second, project=project, categories=["violence", "gore"])
+    assert next_at(second, project, T0 + s(6)).task_id == held.task_id
+
+
+def test_the_consent_page_lists_the_categories_of_the_tasks_left(client_for, owner, annotator):
+    """An import row may carry a category its project does not declare: the annotator is asked
+    about it too, as long as such a task is left to do."""
+    project = project_factory(owner, content_categories=["violence"])
+    tasks_create(
+        project=project,
+        rows=[
+            {"data": {"text": "declared"}},
+            {"data": {"text": "own"}, "categories": ["self_harm", "hate"]},
+        ],
+    )
+    project.status = Project.Status.PUBLISHED
+    project.save()
+    url = f"/api/projects/{project.pk}/consent/"
+    listed = client_for(annotator).get(url).json()["categories"]
+    assert [c["name"] for c in listed] == ["violence", "self_harm", "hate"]
+    Task.objects.filter(project=project, categories__isnull=False).update(slots_free=0)
+    listed = client_for(annotator).get(url).json()["categories"]
+    assert [c["name"] for c in listed] == ["violence"]
 
 
 def test_sensitive_time_is_counted_per_category_in_the_standing(owner, annotator, client_for):
