@@ -82,12 +82,13 @@ def setup_django() -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
-def load_project(owner, *, size: int, overlap: int, sensitive_share: float = 0.0):
-    """A published text project of `size` tasks, inserted by the database itself. With a
-    `sensitive_share`, the project declares `gore` and that share of its tasks carry it (the
-    others are marked safe)."""
+def load_project(owner, *, size: int, overlap: int, mostly_sensitive: bool = False):
+    """A published text project of `size` tasks, inserted by the database itself. With
+    `mostly_sensitive`, the project declares `violence` and `gore`: 99% of its tasks carry both
+    (they follow the project), 0.5% carry `violence` alone and 0.5% are marked safe."""
     from django.db import connection
 
+    from labeling.categories import mask_of
     from labeling.services import project_create, project_publish
 
     project = project_create(
@@ -98,18 +99,19 @@ def load_project(owner, *, size: int, overlap: int, sensitive_share: float = 0.0
         price_per_task="0.10",
         estimated_seconds_per_task=20,
         annotations_per_task=overlap,
-        content_categories=["gore"] if sensitive_share else [],
+        content_categories=["violence", "gore"] if mostly_sensitive else [],
     )
-    # Every 1/(1-share)-th task is safe (categories []), the others inherit the project's.
-    every = round(1 / (1 - sensitive_share)) if sensitive_share else 0
+    both, violence = mask_of(["violence", "gore"]), mask_of(["violence"])
     with connection.cursor() as cursor:
         cursor.execute(
-            "INSERT INTO labeling_task (project_id, data, categories, is_sensitive, slots_free, "
+            "INSERT INTO labeling_task (project_id, data, categories, category_mask, slots_free, "
             "annotation_count, created_at) SELECT %s, jsonb_build_object('text', "
             "'Review number ' || g || ': the battery lasts all day and the screen is sharp.'),"
-            " CASE WHEN %s > 0 AND g %% %s = 0 THEN '[]'::jsonb END,"
-            " %s > 0 AND g %% GREATEST(%s, 1) <> 0, %s, 0, now() FROM generate_series(1, %s) AS g",
-            [project.pk, every, max(every, 1), every, every, overlap, size],
+            " CASE WHEN NOT %s THEN NULL WHEN g %% 200 = 0 THEN '[]'::jsonb"
+            " WHEN g %% 200 = 100 THEN '[\"violence\"]'::jsonb END,"
+            " CASE WHEN NOT %s THEN 0 WHEN g %% 200 = 0 THEN 0 WHEN g %% 200 = 100 THEN %s"
+            " ELSE %s END, %s, 0, now() FROM generate_series(1, %s) AS g",
+            [project.pk, mostly_sensitive, mostly_sensitive, violence, both, overlap, size],
         )
     from payments.services import project_fund
 
@@ -117,14 +119,19 @@ def load_project(owner, *, size: int, overlap: int, sensitive_share: float = 0.0
     return project_publish(project=project)
 
 
-def _consent_all(token: str, project) -> None:
+def _consent(token: str, project, categories: list[str] | None = None) -> None:
+    """Consent to `categories` (all of them by default)."""
     from rest_framework.authtoken.models import Token
 
     from labeling.models import Category
     from workers.services import consent_set
 
     user = Token.objects.get(key=token).user
-    consent_set(annotator=user, project=project, categories=list(Category.values))
+    consent_set(
+        annotator=user,
+        project=project,
+        categories=list(Category.values) if categories is None else categories,
+    )
 
 
 def make_annotators(count: int) -> list[str]:
@@ -269,6 +276,26 @@ def one_client(
         "submit_p95": percentile(submit_ms, 0.95),
         "cycles": len(next_ms),
         "created": created,
+    }
+
+
+def side_by_side(
+    port: int, clients: list[tuple[str, str, int]], cycles: int, warmup: int
+) -> dict[str, dict[str, float]]:
+    """One cycle of each client in turn, `cycles` times: on a shared machine a burst of load
+    falls on every client alike, so their figures compare. `clients`: (label, token, project)."""
+    conns = [(label, Client(port, token), project) for label, token, project in clients]
+    latencies: dict[str, list[float]] = {label: [] for label, _, _ in clients}
+    for n in range(warmup + cycles):
+        for label, client, project_id in conns:
+            status, n_ms, _code, _s_ms = client.cycle(project_id)
+            if status != 200:
+                raise RuntimeError(f"{label}: next answered {status}")
+            if n >= warmup:
+                latencies[label].append(n_ms)
+    return {
+        label: {"next_p50": percentile(ms, 0.5), "next_p95": percentile(ms, 0.95)}
+        for label, ms in latencies.items()
     }
 
 
@@ -434,6 +461,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--reuse", action="store_true", help="keep an existing bench database")
+    parser.add_argument(
+        "--restricted-only",
+        action="store_true",
+        help="only the restricted claims, side by side with unrestricted ones (one client each)",
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     assert 1 <= args.clients <= 256 and args.seconds <= 600 and args.cycles <= 100_000
@@ -458,9 +490,10 @@ def main() -> None:
         for size in [*sizes, 10_000]:
             overlap = 3 if (size == 10_000 and (1, 10_000) in projects) else 1
             projects[(overlap, size)] = load_project(owner, size=size, overlap=overlap)
-        # 99% sensitive: annotators without consent may take only the other 1%.
+        # 99% carry gore: an annotator without consent may take only the 0.5% safe tasks, one
+        # who consented to violence alone the other 1%.
         projects[(0, max(sizes))] = load_project(
-            owner, size=max(sizes), overlap=1, sensitive_share=0.99
+            owner, size=max(sizes), overlap=1, mostly_sensitive=True
         )
         with connection.cursor() as cursor:
             cursor.execute("VACUUM ANALYZE labeling_task")
@@ -470,10 +503,13 @@ def main() -> None:
     )
     tokens = make_annotators(len(sizes) + 1 + args.clients)
     off_tokens = make_annotators(1 + args.clients)
-    restricted_tokens = make_annotators(2)
-    _consent_all(restricted_tokens[1], projects[(0, max(sizes))])
+    restricted_tokens = make_annotators(3)
+    _consent(restricted_tokens[1], projects[(0, max(sizes))])
+    _consent(restricted_tokens[2], projects[(0, max(sizes))], ["violence"])
     before = counted_annotations([p.pk for p in projects.values()])
     connection.close()
+    if args.restricted_only:
+        return restricted_report(args, projects, tokens[0], restricted_tokens, sizes)
 
     server = start_gunicorn(args.port, args.workers)
     rows, created = [], 0
@@ -503,7 +539,10 @@ def main() -> None:
         consenting = one_client(
             args.port, restricted_tokens[1], mostly_sensitive.pk, args.cycles, args.warmup
         )
-        created += restricted["created"] + consenting["created"]
+        partial = one_client(
+            args.port, restricted_tokens[2], mostly_sensitive.pk, args.cycles, args.warmup
+        )
+        created += restricted["created"] + consenting["created"] + partial["created"]
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -556,10 +595,14 @@ def main() -> None:
         + (f"; errors: {page['errors']}" if page["errors"] else "")
     )
     print(
-        f"\n{max(sizes):,} tasks, 99% sensitive: next p95 {restricted['next_p95']:.2f}ms for an "
-        f"annotator who may take only the safe 1% (no consent) / {consenting['next_p95']:.2f}ms "
-        f"for one who consented to all ({restricted['next_p95'] / consenting['next_p95']:.2f}x, "
-        "target <= 1.5x)"
+        f"\n{max(sizes):,} tasks, 99% carry gore: next p95 {restricted['next_p95']:.2f}ms for an "
+        f"annotator who may take only the safe 0.5% (no consent), {partial['next_p95']:.2f}ms "
+        f"for one who may take the other 1% (consent to violence only) / "
+        f"{consenting['next_p95']:.2f}ms for one who consented to all "
+        f"({restricted['next_p95'] / consenting['next_p95']:.2f}x and "
+        f"{partial['next_p95'] / consenting['next_p95']:.2f}x, target <= 1.5x; "
+        f"p50 {restricted['next_p50']:.2f} / {partial['next_p50']:.2f} / "
+        f"{consenting['next_p50']:.2f}ms)"
     )
     gated = rows[len(sizes) - 1][1]
     print(
@@ -596,6 +639,31 @@ def main() -> None:
         f"cpu count {os.cpu_count()}, load {os.getloadavg()[0]:.1f}, "
         f"median next p50 at 1 client {median:.2f}ms"
     )
+
+
+def restricted_report(args, projects, plain_token: str, tokens: list[str], sizes) -> None:
+    largest = max(sizes)
+    mostly_sensitive = projects[(0, largest)].pk
+    clients = [
+        ("unrestricted, plain project", plain_token, projects[(1, largest)].pk),
+        ("consented to all", tokens[1], mostly_sensitive),
+        ("no consent: the safe 0.5% only", tokens[0], mostly_sensitive),
+        ("consent to violence only: the other 1%", tokens[2], mostly_sensitive),
+    ]
+    server = start_gunicorn(args.port, args.workers)
+    try:
+        figures = side_by_side(args.port, clients, args.cycles, args.warmup)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    base = figures["consented to all"]["next_p95"]
+    print(f"\n{largest:,} tasks, 99% carry gore; one cycle of each client in turn:")
+    for label, r in figures.items():
+        print(
+            f"  {label:<42} next p50 {r['next_p50']:>7.2f}ms p95 {r['next_p95']:>7.2f}ms "
+            f"({r['next_p95'] / base:.2f}x the p95 of the one who consented to all)"
+        )
+    print(f"cpu count {os.cpu_count()}, load {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

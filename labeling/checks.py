@@ -16,6 +16,7 @@ _HOOK_KWARGS = {
     "skipped": ("assignment", "context", "now"),
     "expired": ("assignments", "now"),
     "released": ("assignment", "refusal", "now"),
+    "refused": ("context", "refusal", "now"),
 }
 
 
@@ -84,6 +85,7 @@ def rule_paths_check(app_configs, **kwargs) -> list[Error]:
         "FAIRLABEL_PROVENANCE_SECTIONS",
         "FAIRLABEL_PROJECT_CHANGE_HOOKS",
         "FAIRLABEL_PAY_FLOOR",
+        "FAIRLABEL_DISPLAY_PREFERENCES",
     ):
         paths = getattr(settings, setting)
         for path in [paths] if isinstance(paths, str) else paths:

@@ -3,7 +3,10 @@
 Every rule is checked here, from the database, so it holds even when Celery is down. A claim is
 one `SELECT … FOR UPDATE SKIP LOCKED` over the partial index `task_dispatch_idx` (open tasks of
 a project, fewest free slots first), so concurrent annotators never receive the same slot and
-the cost does not grow with the size of the project.
+the cost does not grow with the size of the project. A restricted annotator's claim walks
+`task_dispatch_mask_idx` instead, once per set of categories it may take (on PostgreSQL in one
+statement: a LATERAL walk per set, the first task of each, the first of those), so it never
+reads past the tasks it may not take, however many they are.
 """
 
 from __future__ import annotations
@@ -17,12 +20,13 @@ from functools import lru_cache
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import BooleanField, Exists, F, Func, OuterRef, QuerySet, Subquery, Value
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from fairlabel.errors import DomainError
-from labeling.categories import effective_categories
-from labeling.models import Annotation, Assignment, Category, Project, Task, TaskType
+from labeling.categories import allowed_masks, names_of
+from labeling.models import Annotation, Assignment, Project, Task, TaskType
 from labeling.policies import (
     DispatchContext,
     Refusal,
@@ -42,8 +46,9 @@ def assignment_lifetime() -> timedelta:
     return timedelta(microseconds=int(settings.FAIRLABEL_ASSIGNMENT_MINUTES * 60_000_000))
 
 
-def task_categories(*, task: Task, project: Project) -> list[str]:
-    return effective_categories(task.categories, project.content_categories)
+def task_categories(*, task: Task, project: Project | None = None) -> list[str]:
+    """The task's effective categories, as stored (Task.category_mask)."""
+    return names_of(task.category_mask)
 
 
 def task_protect(*, task: Task, project: Project) -> dict[str, bool]:
@@ -92,7 +97,18 @@ def assignment_next(
     a restriction while other tasks remain, the restriction's refusal is the answer."""
     now = now or timezone.now()
     context = dispatch_context(annotator=annotator, project=project, now=now)
-    held = context.held
+    try:
+        return _next(context)
+    except Refused as refused:
+        # The claim's transaction is rolled back; what the hooks record of the refusal (the
+        # cool-down waited out as a paid break) commits on its own.
+        with transaction.atomic():
+            hooks_call("refused", context=context, refusal=refused.refusal, now=now)
+        raise
+
+
+def _next(context: DispatchContext) -> Assignment | None:
+    annotator, project, now, held = context.annotator, context.project, context.now, context.held
     try:
         restriction = gates_check(context)
     except Refused as refused:
@@ -169,7 +185,7 @@ def _refuse_if_others_remain(*, annotator, project: Project, restriction: Restri
     """Nothing is left under the restriction: if tasks remain without it, answer its refusal
     (409 with until), not 204 "nothing left". A task the restriction allows after all was
     locked by a concurrent claim a moment ago: claim again instead of refusing."""
-    for sql, params in _claim_statements(
+    for sql, params in claim_statements(
         annotator_id=annotator.pk, project=project, restriction=Restriction()
     ):
         found = next(iter(Task.objects.raw(sql, params)), None)
@@ -215,18 +231,14 @@ def assignment_touch(
 ) -> Assignment | None:
     """A heartbeat on a held task: count the active time since the last sign of life (unless
     idle) and keep the assignment alive. Returns the open assignment (annotated with its task's
-    `task_categories` and `project_categories`), or None. Joins the caller's
-    transaction."""
+    `task_category_mask`), or None. Joins the caller's transaction."""
     now = now or timezone.now()
     policies = policies if policies is not None else policy_values()
     with transaction.atomic(savepoint=False):
         query = (
             Assignment.objects.select_for_update(of=("self",))
             .filter(annotator=annotator, status=Assignment.Status.OPEN)
-            .annotate(
-                task_categories=F("task__categories"),
-                project_categories=F("project__content_categories"),
-            )
+            .annotate(task_category_mask=F("task__category_mask"))
         )
         if assignment_id is not None:
             query = query.filter(pk=assignment_id)
@@ -272,9 +284,11 @@ def _own_open_locked(*, annotator, project: Project) -> Assignment | None:
 
 
 def claim_querysets(
-    *, annotator, project: Project, restriction: Restriction | None = None
+    *, annotator, project: Project, restriction: Restriction | None = None, group=None
 ) -> list[QuerySet[Task]]:
-    """The claim queries, tried in order until one yields a task; each walks task_dispatch_idx.
+    """The claim queries, tried in order until one yields a task; each walks task_dispatch_idx
+    (unrestricted) or task_dispatch_mask_idx (one set of categories: `group`, a mask or an
+    expression of one, or the only set a restriction leaves, such as 0, safe tasks only).
 
     1. The head of the queue: the first HEAD_WINDOW open tasks (fewest free slots, then oldest),
        minus those this annotator already had. This serves nearly every request, and its cost
@@ -287,12 +301,19 @@ def claim_querysets(
     3. Everything else that is open: partly done tasks beyond the head that this annotator has
        not had. Reached only near the end of a project, and the only path whose cost can grow
        (with the number of tasks the annotator did that are still open, not with the project).
-    """
-    open_tasks = _restricted(
-        Task.objects.filter(project=project, slots_free__gt=0),
-        project=project,
-        restriction=restriction or Restriction(),
-    )
+
+    A restriction that leaves several sets is a filter here (`category_mask IN (...)`); on
+    PostgreSQL the dispatcher runs these queries once per set instead (claim_statements)."""
+    open_tasks = Task.objects.filter(project=project, slots_free__gt=0)
+    masks = _masks_of(restriction or Restriction())
+    if group is not None:
+        open_tasks = open_tasks.filter(category_mask=group)
+    elif masks is not None:
+        open_tasks = (
+            open_tasks.filter(category_mask=masks[0])
+            if len(masks) == 1
+            else open_tasks.filter(category_mask__in=masks)
+        )
     unseen = open_tasks.exclude(
         Exists(Assignment.objects.filter(task=OuterRef("pk"), annotator=annotator))
     )
@@ -325,78 +346,66 @@ def claim_querysets(
     ]
 
 
+def _masks_of(restriction: Restriction) -> tuple[int, ...] | None:
+    """The category masks a restriction leaves (None: no restriction; (0,): safe tasks only)."""
+    if restriction.safe_only:
+        return (0,)
+    if not restriction.excluded_categories:
+        return None
+    return allowed_masks(restriction.excluded_categories)
+
+
 # Stand-ins for the two ids that vary between calls, so that the claim statements are compiled
 # once per shape and not on every call (compiling them cost more than running them).
 _PROJECT_MARK = -918_273_645
 _ANNOTATOR_MARK = -564_738_291
-
-
-def _restricted(tasks: QuerySet[Task], *, project: Project, restriction: Restriction):
-    """Tasks the restriction allows. A task's categories are its own, or the project's when
-    it has none of its own (NULL)."""
-    excluded = restriction.excluded_categories
-    if restriction.safe_only or excluded >= ALL_CATEGORIES:
-        return tasks.filter(is_sensitive=False)
-    if not excluded:
-        return tasks
-    if excluded & set(project.content_categories or ()):
-        tasks = tasks.exclude(categories__isnull=True)
-    return tasks.exclude(_HasAnyCategory(F("categories"), tuple(sorted(excluded))))
-
-
-ALL_CATEGORIES = frozenset(Category.values)
-
-
-class _HasAnyCategory(Func):
-    """The task's own category list holds one of these names (false for NULL)."""
-
-    output_field = BooleanField()
-
-    def __init__(self, expression, names: tuple[str, ...]):
-        super().__init__(expression)
-        self.names = names
-
-    def as_sql(self, compiler, connection, **extra_context):
-        column, params = compiler.compile(self.get_source_expressions()[0])
-        if connection.vendor == "postgresql":
-            return f"COALESCE(({column} ?| %s::text[]), false)", [*params, list(self.names)]
-        marks = ", ".join(["%s"] * len(self.names))
-        sql = f"EXISTS (SELECT 1 FROM json_each({column}) WHERE json_each.value IN ({marks}))"  # noqa: S608
-        return sql, [*params, *self.names]
+# The set of categories walked by each LATERAL branch of a restricted claim on PostgreSQL.
+_GROUP = RawSQL("allowed.mask", (), output_field=Task._meta.get_field("category_mask"))
 
 
 @lru_cache(maxsize=256)
 def _compiled_claims(
-    vendor: str,
-    overlap: int,
-    excluded: tuple[str, ...],
-    safe_only: bool,
-    project_categories: tuple[str, ...],
+    vendor: str, overlap: int, excluded: tuple[str, ...], safe_only: bool
 ) -> tuple[tuple[str, tuple[object, ...]], ...]:
-    """The SQL of claim_querysets() (first row of each), with the marks in its params."""
+    """The SQL of claim_querysets() (first row of each), with the marks in its params. On
+    PostgreSQL, a restriction that leaves several sets of categories walks each set's part of
+    task_dispatch_mask_idx in a LATERAL subquery (an index descent each, stopping at its first
+    unlocked task) and takes the first of those: the cost is the number of sets, never the
+    number of tasks the annotator may not take."""
     from django.contrib.auth import get_user_model
 
-    project = Project(
-        pk=_PROJECT_MARK, annotations_per_task=overlap, content_categories=list(project_categories)
-    )
+    project = Project(pk=_PROJECT_MARK, annotations_per_task=overlap)
     annotator = get_user_model()(pk=_ANNOTATOR_MARK)
     restriction = Restriction(excluded_categories=frozenset(excluded), safe_only=safe_only)
+    masks = _masks_of(restriction)
+    lateral = vendor == "postgresql" and masks is not None and len(masks) > 1
     compiled = []
-    for queryset in claim_querysets(annotator=annotator, project=project, restriction=restriction):
+    for queryset in claim_querysets(
+        annotator=annotator,
+        project=project,
+        restriction=restriction,
+        group=_GROUP if lateral else None,
+    ):
         sql, params = queryset[:1].query.get_compiler(connection=connection).as_sql()
+        if lateral:
+            sql = (
+                "SELECT claimed.* FROM unnest(%s::smallint[]) AS allowed(mask) "  # noqa: S608
+                f"CROSS JOIN LATERAL ({sql}) AS claimed "
+                "ORDER BY claimed.slots_free, claimed.id LIMIT 1"
+            )
+            params = (list(masks), *params)
         compiled.append((sql, tuple(params)))
     return tuple(compiled)
 
 
-def _claim_statements(
+def claim_statements(
     *, annotator_id: int, project: Project, restriction: Restriction
 ) -> Iterator[tuple[str, list[object]]]:
+    """The SQL the claim runs, in order, with its parameters."""
     marks = {_PROJECT_MARK: project.pk, _ANNOTATOR_MARK: annotator_id}
     excluded = tuple(sorted(restriction.excluded_categories))
-    # The project's categories shape the statement only when a category is excluded.
-    categories = tuple(sorted(project.content_categories or ())) if excluded else ()
     for sql, params in _compiled_claims(
-        connection.vendor, project.annotations_per_task, excluded, restriction.safe_only, categories
+        connection.vendor, project.annotations_per_task, excluded, restriction.safe_only
     ):
         yield sql, [marks.get(p, p) if isinstance(p, int) else p for p in params]
 
@@ -422,7 +431,7 @@ def _claim(
     context: DispatchContext,
 ) -> Assignment | None:
     task = None
-    for sql, params in _claim_statements(
+    for sql, params in claim_statements(
         annotator_id=annotator.pk, project=project, restriction=restriction
     ):
         task = next(iter(Task.objects.raw(sql, params)), None)

@@ -92,9 +92,7 @@ class Project(models.Model):
 
     @property
     def is_sensitive(self) -> bool:
-        from labeling.categories import is_sensitive
-
-        return is_sensitive(None, self.content_categories)
+        return bool(self.content_categories)
 
 
 class Task(models.Model):
@@ -111,9 +109,12 @@ class Task(models.Model):
     # NULL, not "": tasks without an external id must not collide in the unique constraint.
     external_id = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
     data = models.JSONField()
-    # None: the project's categories apply. []: the import row marked it safe.
+    # Its own categories: None, the project's apply; []: the import row marked it safe.
     categories = models.JSONField(null=True, blank=True)
-    is_sensitive = models.BooleanField(default=False)
+    # Its effective categories, one bit each (labeling.categories): the one value the dispatcher,
+    # the access checks and the page's protections read; 0 is safe. Kept true by the services
+    # that change it (import, flag, an edit of the project's categories).
+    category_mask = models.PositiveSmallIntegerField(default=0, db_default=0)
     predictions = models.JSONField(null=True, blank=True)
     slots_free = models.PositiveSmallIntegerField()
     annotation_count = models.PositiveSmallIntegerField(db_default=0, default=0)
@@ -135,12 +136,14 @@ class Task(models.Model):
                 condition=Q(slots_free__gt=0),
                 name="task_dispatch_idx",
             ),
-            # The same walk over safe tasks only: a restricted annotator (no sensitive work left
-            # today, no consent) is served at the same cost however sensitive the project is.
+            # The same walk per set of effective categories: a restricted annotator (no
+            # sensitive work left today, consent for some categories only) walks the sets it
+            # may take (category_mask 0 alone: safe tasks only), at the same cost however
+            # sensitive the project is.
             models.Index(
-                fields=["project", "slots_free", "id"],
-                condition=Q(slots_free__gt=0, is_sensitive=False),
-                name="task_dispatch_safe_idx",
+                fields=["project", "category_mask", "slots_free", "id"],
+                condition=Q(slots_free__gt=0),
+                name="task_dispatch_mask_idx",
             ),
             models.Index(fields=["project", "annotation_count"], name="task_progress_idx"),
             # Exports and task lists walk a project's tasks in id order by keyset.
@@ -149,6 +152,10 @@ class Task(models.Model):
 
     def __str__(self) -> str:
         return f"task {self.pk}"
+
+    @property
+    def is_sensitive(self) -> bool:
+        return bool(self.category_mask)
 
 
 class Assignment(models.Model):

@@ -24,7 +24,9 @@ methods of ``AssignmentHooks``, called with keyword arguments inside the transac
 the assignment. A hook may raise ``Refused`` from ``served``: the claim is rolled back and the
 annotator gets that refusal. That is how a check that must hold under concurrency (a budget, a
 cap) refuses from inside the claim's transaction; the dispatcher reads only its own
-one-open-assignment constraint as "already holds a task".
+one-open-assignment constraint as "already holds a task". ``refused`` is called when ``next``
+answers a refusal, in a transaction of its own after the claim's rolled back (the cool-down
+waited out is recorded as a paid break there).
 
 Every path named in these settings is imported and checked by ``manage.py check`` (and so at
 start-up): a typo fails there, not on the first request.
@@ -190,8 +192,12 @@ class AssignmentHooks(Protocol):
 
     def released(self, *, assignment, refusal: Refusal, now: datetime) -> None: ...
 
+    def refused(self, *, context: DispatchContext, refusal: Refusal, now: datetime) -> None:
+        """`next` answers this refusal (after the claim's transaction rolled back; called in a
+        transaction of its own)."""
 
-HOOK_EVENTS = ("served", "submitted", "skipped", "expired", "released")
+
+HOOK_EVENTS = ("served", "submitted", "skipped", "expired", "released", "refused")
 
 
 def rule_url(anchor: str) -> str:
@@ -209,6 +215,15 @@ def dispatch_gates() -> tuple[Callable, ...]:
 
 def assignment_hooks() -> tuple[object, ...]:
     return _load(tuple(settings.FAIRLABEL_ASSIGNMENT_HOOKS))
+
+
+def display_preferences(*, user_id: int) -> dict[str, Any]:
+    """How this person wants protected content shown (e.g. `blur_px`), from the functions named
+    in FAIRLABEL_DISPLAY_PREFERENCES, later ones overriding earlier ones."""
+    found: dict[str, Any] = {}
+    for provider in _load(tuple(settings.FAIRLABEL_DISPLAY_PREFERENCES)):
+        found.update(provider(user_id=user_id))  # type: ignore[operator]
+    return found
 
 
 def hooks_call(event: str, **kwargs: object) -> None:

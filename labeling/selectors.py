@@ -16,7 +16,7 @@ from accounts.roles import Role, role_of
 from accounts.selectors import pseudonyms_for
 from labeling.dispatch import task_categories, task_protect
 from labeling.models import Annotation, Assignment, Project, Task
-from labeling.policies import implied_hourly
+from labeling.policies import display_preferences, implied_hourly
 
 MILLIS = Decimal("0.001")
 
@@ -64,6 +64,30 @@ def project_progress(project: Project) -> dict[str, Any]:
         "annotations_needed": total * project.annotations_per_task,
         "percent": round(100 * finished / total, 1) if total else 0.0,
     }
+
+
+def project_open_categories(project: Project) -> list[str]:
+    """Every category a task still open in this project carries (its import row's, a flag's, or
+    the project's): what an annotator may be asked to consent to. One index descent per distinct
+    set of categories (a loose scan of task_dispatch_mask_idx), whatever the project's size."""
+    from django.db import connection
+
+    from labeling.categories import names_of
+
+    table = Task._meta.db_table
+    sql = (
+        "WITH RECURSIVE masks(m) AS ("  # noqa: S608
+        f"SELECT (SELECT min(category_mask) FROM {table} WHERE project_id = %s AND slots_free > 0) "
+        "UNION ALL SELECT (SELECT min(category_mask) FROM "
+        f"{table} WHERE project_id = %s AND slots_free > 0 AND category_mask > masks.m) "
+        "FROM masks WHERE masks.m IS NOT NULL) SELECT m FROM masks WHERE m IS NOT NULL"
+    )
+    union = 0
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [project.pk, project.pk])
+        for (mask,) in cursor.fetchall():
+            union |= mask
+    return names_of(union)
 
 
 def project_rate(project: Project) -> str:
@@ -136,11 +160,15 @@ def suggestion_of(task: Task) -> dict[str, Any] | None:
 def assignment_payload(assignment: Assignment, project: Project) -> dict[str, Any]:
     """The next-task shape clients rely on (DESIGN.md), plus the suggestion."""
     task = assignment.task
+    protect: dict[str, Any] = task_protect(task=task, project=project)
+    if protect["blur"]:
+        # The annotator's own blur strength, so the first paint is already blurred its way.
+        protect.update(display_preferences(user_id=assignment.annotator_id))
     return {
         "assignment": assignment.pk,
         "task": {"id": task.pk, "data": task.data, "suggestion": suggestion_of(task)},
         "categories": task_categories(task=task, project=project),
-        "protect": task_protect(task=task, project=project),
+        "protect": protect,
         "expires_at": assignment.expires_at.isoformat(),
     }
 

@@ -16,7 +16,7 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from fairlabel.errors import DomainError
-from labeling.categories import is_sensitive
+from labeling.categories import effective_mask, mask_of
 from labeling.models import Project, TaskType
 from labeling.policies import project_change_hooks, publish_checks
 from labeling.results import REQUIRED_FIELD, categories_normalize, labels_normalize
@@ -180,10 +180,13 @@ def project_update(*, project: Project, **changes: Any) -> Project:
         elif new_overlap < old_overlap:
             # No open assignment: the slots held are exactly the counted annotations.
             locked.tasks.update(slots_free=Greatest(new_overlap - F("annotation_count"), 0))
-        if is_sensitive(None, old_categories) != is_sensitive(None, locked.content_categories):
-            # Tasks without categories of their own carry the project's.
-            locked.tasks.filter(categories__isnull=True).update(
-                is_sensitive=is_sensitive(None, locked.content_categories)
+        new_mask = effective_mask(None, locked.content_categories)
+        if new_mask != effective_mask(None, old_categories):
+            # Tasks without categories of their own carry the project's: one UPDATE statement
+            # (whatever the project's size), inside this transaction, so that no claim sees
+            # the project's new categories beside tasks with the old ones.
+            locked.tasks.filter(categories__isnull=True).exclude(category_mask=new_mask).update(
+                category_mask=new_mask
             )
     return locked
 
@@ -290,8 +293,10 @@ def task_flag(*, annotator, assignment_id: int, category: str, now=None):
         categories = sorted(
             set(task_categories(task=task, project=assignment.project)) | {category}
         )
-        if task.categories != categories or not task.is_sensitive:
-            Task.objects.filter(pk=task.pk).update(categories=categories, is_sensitive=True)
+        if task.categories != categories or task.category_mask != mask_of(categories):
+            Task.objects.filter(pk=task.pk).update(
+                categories=categories, category_mask=mask_of(categories)
+            )
         TaskFlag.objects.get_or_create(
             task=task,
             annotator=annotator,

@@ -94,7 +94,7 @@ def project_detail(request, project_id: int):
     project = selectors.project_get(user=request.user, project_id=project_id)
     tasks = Paginator(
         project.tasks.order_by("id").only(
-            "id", "external_id", "data", "annotation_count", "is_sensitive"
+            "id", "external_id", "data", "annotation_count", "category_mask"
         ),
         25,
     )
@@ -217,6 +217,7 @@ def label(request, project_id: int):
             "breaks": reverse("api:breaks"),
             "breakEnd": reverse("api:break-end"),
             "consent": reverse("api:consent", args=[project.pk]),
+            "display": reverse("api:display"),
             "flag": reverse("api:flag", args=[0]).replace("/0/", "/{id}/"),
         },
         "projectCategories": project.content_categories,
@@ -286,6 +287,7 @@ def label(request, project_id: int):
             "nextBreak": _("next break in {t} of work"),
             "onBreak": _("on a break"),
             "breakTitle": _("Break"),
+            "cooldownTitle": _("A paid cool-down from sensitive content"),
             "breakDue": _(
                 "A break is due: finish this task, then rest. No new task until after it."
             ),

@@ -84,7 +84,8 @@ class Bug:
 # {img_draft_url} a zip-imported image of a published / a draft image project of `owner`.
 # Bodies (see BODIES): "project" a valid new project, "patch" a new title, "jsonl" a multipart
 # file of tasks, "export" {"format": "json"}, "result" a valid result, "credentials" the actor's
-# own username and password (anonymous: a wrong one), "consent" a list of categories, "flag" one.
+# own username and password (anonymous: a wrong one), "consent" a list of categories, "flag" one,
+# "display" a blur strength.
 _ = None
 # fmt: off
 MATRIX: list[tuple] = [
@@ -132,6 +133,8 @@ MATRIX: list[tuple] = [
     ("api/projects/<id:project_id>/consent/",        "GET",   "/api/projects/{draft}/consent/",      _,            401,       404,       404,       403,   403,        403,     403),  # noqa: E501
     ("api/assignments/<id:assignment_id>/flag/",     "POST",  "/api/assignments/{a_open}/flag/",     "flag",       401,       200,       404,       403,   403,        403,     403),  # noqa: E501
     ("api/breaks/end/",                               "POST",  "/api/breaks/end/",                    _,            401,       409,       409,       403,   403,        403,     403),  # noqa: E501
+    ("api/me/display/",                               "GET",   "/api/me/display/",                    _,            401,       200,       200,       200,   200,        200,     200),  # noqa: E501
+    ("api/me/display/",                               "PUT",   "/api/me/display/",                    "display",    401,       200,       200,       200,   200,        200,     200),  # noqa: E501
     # --- API: imports --------------------------------------------------------------------------
     ("api/projects/<id:project_id>/imports/",        "POST",  "/api/projects/{pub}/imports/",        "jsonl",      401,       403,       403,       202,   404,        403,     202),  # noqa: E501
     ("api/imports/<id:import_id>/",                  "GET",   "/api/imports/{import}/",              _,            401,       DENY,      DENY,      200,   404,        DENY,    200),  # noqa: E501
@@ -436,6 +439,7 @@ BODIES: dict[str, Callable[[World, str, bool], dict]] = {
         else {"data": {"start": "2030-01-01", "end": "2030-02-01"}}
     ),
     "decide": lambda w, a, api: {"data": {"overturn": True, "note": "Agreed."}, "format": "json"},
+    "display": lambda w, a, api: {"data": {"blur_px": 8}, "format": "json"},
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -13,7 +14,7 @@ from fairlabel.api_errors import ErrorOut
 from labeling.models import Category
 from labeling.selectors import project_get
 from workers import selectors, services
-from workers.models import WorkSpan
+from workers.models import BLUR_MAX_PX, BLUR_MIN_PX, WorkSpan
 
 STANDING_OUT = inline_serializer(
     "WorkStanding",
@@ -151,3 +152,34 @@ class BreakEndApi(APIView):
     )
     def post(self, request):
         return Response(services.break_end(annotator=request.user).as_dict())
+
+
+class DisplayIn(serializers.Serializer):
+    blur_px = serializers.IntegerField(
+        min_value=BLUR_MIN_PX,
+        max_value=BLUR_MAX_PX,
+        help_text="Blur of sensitive images, in CSS pixels.",
+    )
+
+
+DISPLAY_OUT = inline_serializer("DisplayPreference", {"blur_px": serializers.IntegerField()})
+
+
+class DisplayApi(APIView):
+    """How you want sensitive content shown: your blur strength for sensitive images. The next
+    task's `protect.blur_px` carries it, so the first paint is blurred your way."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=DISPLAY_OUT, operation_id="display_preference")
+    def get(self, request):
+        return Response(selectors.display_preferences(user_id=request.user.pk))
+
+    @extend_schema(request=DisplayIn, responses=DISPLAY_OUT)
+    def put(self, request):
+        data = DisplayIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        preference = services.display_preference_set(
+            user=request.user, blur_px=data.validated_data["blur_px"]
+        )
+        return Response({"blur_px": preference.blur_px})

@@ -79,7 +79,9 @@ class WorkSpan(models.Model):
 
 
 class Break(models.Model):
-    """A paid break: due after a stretch of work, the long break of the day, or taken freely."""
+    """A paid break: due after a stretch of work, the long break of the day, taken freely, or the
+    cool-down waited out. Breaks of one annotator never overlap: one ends (`ended_at`) before
+    the next starts. Paid time is `paid_seconds`, from `started_at`."""
 
     class Kind(models.TextChoices):
         DUE = "due", _("Break after continuous work")
@@ -87,6 +89,8 @@ class Break(models.Model):
         LONG = "long", _("Long break of the day")
         VOLUNTARY = "voluntary", _("Break you chose to take")
         RECOVERY = "recovery", _("Recovery break after sensitive content")
+        # Waiting out the cool-down after a run of sensitive items, with nothing else to serve.
+        COOLDOWN = "cooldown", _("Paid cool-down after a run of sensitive items")
 
     annotator = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="breaks"
@@ -94,7 +98,8 @@ class Break(models.Model):
     kind = models.CharField(max_length=16, choices=Kind.choices)
     started_at = models.DateTimeField()
     ends_at = models.DateTimeField()
-    # Set when a voluntary break is ended early.
+    # Set when a break ends early: a voluntary or recovery break ended by its annotator, a
+    # cool-down when the annotator works again before it is over.
     ended_at = models.DateTimeField(null=True, blank=True)
     # Seconds of this break that count as paid time (a voluntary break: up to the allowance).
     paid_seconds = _seconds()
@@ -224,3 +229,32 @@ class ConsentEvent(models.Model):
 
     def __str__(self) -> str:
         return f"consent event {self.pk}"
+
+
+# The blur of sensitive images on the protective display, in CSS pixels.
+BLUR_MIN_PX, BLUR_MAX_PX, BLUR_DEFAULT_PX = 2, 40, 16
+
+
+class DisplayPreference(models.Model):
+    """How a person wants sensitive content shown: its own blur strength. Kept on the server so
+    that every device shows the first paint of a sensitive image with it."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="display_preference",
+    )
+    blur_px = models.PositiveSmallIntegerField(default=BLUR_DEFAULT_PX)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(blur_px__gte=BLUR_MIN_PX) & Q(blur_px__lte=BLUR_MAX_PX),
+                name="display_blur_range",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"display preference of {self.user_id}"

@@ -130,7 +130,9 @@ def standing_of(state: WorkState | None, *, now: datetime, tz: tzinfo, policies:
                 until=max(next_week, state.last_beat_at + rest),
             )
         )
-    if on_break:
+    # The cool-down's break is paid rest from sensitive content, not a stop: work elsewhere
+    # (safe tasks, other projects) ends it.
+    if on_break and state.break_kind != "cooldown":
         refusals.append(
             Refusal(
                 code="break",
@@ -322,6 +324,9 @@ def exposure_gate(context: DispatchContext) -> Restriction | None:
     return restriction if restriction.narrows else None
 
 
+COOLDOWN_RULE = "cool-down"
+
+
 def _cap_refusal(until: datetime, why: str) -> Refusal:
     details = {
         "daily": _(
@@ -338,7 +343,7 @@ def _cap_refusal(until: datetime, why: str) -> Refusal:
         "daily": "exposure-caps",
         "category": "exposure-caps",
         "stopped": "recovery",
-        "cooldown": "cool-down",
+        "cooldown": COOLDOWN_RULE,
     }
     return Refusal(code="exposure_cap", detail=details[why], rule=anchors[why], until=until)
 
@@ -362,6 +367,16 @@ class WorkingTimeHooks:
     @staticmethod
     def skipped(*, assignment, context: DispatchContext, now: datetime) -> None:
         _activity_of(assignment, context, now, event="skipped")
+
+    @staticmethod
+    def refused(*, context: DispatchContext, refusal: Refusal, now: datetime) -> None:
+        """Nothing can be served until the cool-down ends: that wait is a paid break."""
+        if refusal.rule == COOLDOWN_RULE and refusal.until is not None:
+            from workers.services import cooldown_break_record
+
+            cooldown_break_record(
+                annotator_id=context.annotator.pk, until=refusal.until, now=now, tz=context.tz
+            )
 
 
 def _activity_of(assignment, context: DispatchContext, now: datetime, *, event: str) -> None:

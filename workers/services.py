@@ -69,6 +69,9 @@ def work_activity_record(
         last = state.last_beat_at
         if last is not None and now < last:
             now = last  # a clock that went back never un-counts work
+        if state.break_kind == Break.Kind.COOLDOWN and _on_break(state, now):
+            # Working again (another project, a safe task that came in): the wait is over.
+            _break_cut(state, annotator_id=annotator_id, now=now)
         idle = Decimal(policies["FAIRLABEL_IDLE_SECONDS"])
         gap = None if last is None else seconds_of(now - last)
         credit = ZERO
@@ -223,10 +226,60 @@ def _break_open(
     return taken
 
 
+def _on_break(state: WorkState, now: datetime) -> bool:
+    return state.break_until is not None and state.break_until > now
+
+
+def _break_cut(state: WorkState, *, annotator_id: int, now: datetime) -> None:
+    """End the break in progress at `now`: paid up to now, and the day's break time with it."""
+    current = (
+        Break.objects.select_for_update()
+        .filter(annotator_id=annotator_id, started_at=state.break_started_at)
+        .first()
+    )
+    taken = seconds_of(max(now - state.break_started_at, timedelta(0)))
+    if current is not None:
+        unpaid = current.paid_seconds - taken
+        state.day_break_seconds = max(ZERO, state.day_break_seconds - unpaid)
+        current.ended_at, current.paid_seconds = now, taken
+        current.save(update_fields=["ended_at", "paid_seconds"])
+    state.break_until = now
+
+
+def cooldown_break_record(
+    *, annotator_id: int, until: datetime, now: datetime, tz: tzinfo
+) -> Break | None:
+    """`next` refused because of the cool-down (nothing safe left to serve): the annotator waits
+    it out, and that wait is a paid break (kind "cooldown") from now to `until`. It does not
+    stop work elsewhere: it ends early when the annotator works again. Idempotent: a refusal
+    during a break (this one, or another) records nothing, so breaks never overlap."""
+    if until <= now:
+        return None
+    with transaction.atomic():
+        state = _state_locked(annotator_id)
+        if _on_break(state, now):
+            return None
+        if state.day != local_day(now, tz):
+            _count_day_and_week(state, now=now, credit=ZERO, tz=tz)
+        paid = seconds_of(until - now)
+        taken = Break.objects.create(
+            annotator_id=annotator_id,
+            kind=Break.Kind.COOLDOWN,
+            started_at=now,
+            ends_at=until,
+            paid_seconds=paid,
+        )
+        state.break_kind, state.break_started_at, state.break_until = taken.kind, now, until
+        state.day_break_seconds += paid
+        state.save()
+    return taken
+
+
 def held_categories(held) -> list[str]:
     """The effective categories of a touched assignment's task (annotated by assignment_touch)."""
-    own = held.task_categories
-    return list(held.project_categories or []) if own is None else list(own)
+    from labeling.categories import names_of
+
+    return names_of(held.task_category_mask)
 
 
 def heartbeat_record(
@@ -298,6 +351,9 @@ def break_take(*, annotator, kind: str = "break", now: datetime | None = None) -
         if kind == "stop_sensitive_today":
             state.sensitive_stopped_day = local_day(now, tz)
         else:
+            if state.break_kind == Break.Kind.COOLDOWN and _on_break(state, now):
+                # A break chosen during the cool-down's wait replaces it from now on.
+                _break_cut(state, annotator_id=annotator.pk, now=now)
             if state.break_until is not None and state.break_until > now:
                 raise DomainError(
                     "already_on_break",
@@ -375,17 +431,7 @@ def break_end(*, annotator, now: datetime | None = None) -> Standing:
                 status=409,
                 until=state.break_until,
             )
-        current = (
-            Break.objects.select_for_update()
-            .filter(annotator_id=annotator.pk, started_at=state.break_started_at)
-            .first()
-        )
-        taken = seconds_of(now - state.break_started_at)
-        if current is not None:
-            state.day_break_seconds -= current.paid_seconds - taken
-            current.ended_at, current.paid_seconds = now, taken
-            current.save(update_fields=["ended_at", "paid_seconds"])
-        state.break_until = now
+        _break_cut(state, annotator_id=annotator.pk, now=now)
         state.save()
     return standing_of(state, now=now, tz=tz, policies=policies)
 
@@ -532,3 +578,22 @@ def work_days_roll_up(*, now: datetime | None = None) -> int:
     return work_days_rebuild(
         annotator_ids=recent, first=today - timedelta(days=2), last=today + timedelta(days=1)
     )
+
+
+def display_preference_set(*, user, blur_px: int, now: datetime | None = None):
+    """The user's own blur strength for sensitive images (BLUR_MIN_PX..BLUR_MAX_PX)."""
+    from workers.models import BLUR_MAX_PX, BLUR_MIN_PX, DisplayPreference
+
+    if isinstance(blur_px, bool) or not isinstance(blur_px, int):
+        raise DomainError("invalid_blur", "blur_px must be a whole number.", field="blur_px")
+    if not BLUR_MIN_PX <= blur_px <= BLUR_MAX_PX:
+        raise DomainError(
+            "invalid_blur",
+            f"blur_px must be from {BLUR_MIN_PX} to {BLUR_MAX_PX}.",
+            field="blur_px",
+        )
+    with transaction.atomic():
+        preference, _created = DisplayPreference.objects.update_or_create(
+            user_id=user.pk, defaults={"blur_px": blur_px, "updated_at": now or timezone.now()}
+        )
+    return preference

@@ -344,6 +344,11 @@ FAIRLABEL_TASK_ACCESS_CHECKS = env_list(
     "FAIRLABEL_TASK_ACCESS_CHECKS", ["workers.policies.consent_covers"]
 )
 FAIRLABEL_PROTECTION_ACCESS_CHECKS = ["workers.policies.consent_covers"]
+# How each person wants protected content shown (its blur strength), merged into the next
+# task's `protect` when the task is blurred: functions (*, user_id) -> dict.
+FAIRLABEL_DISPLAY_PREFERENCES = env_list(
+    "FAIRLABEL_DISPLAY_PREFERENCES", ["workers.selectors.display_preferences"]
+)
 # Each app's section of the rules page ("the rules that apply to me"), in order.
 FAIRLABEL_RULE_SECTIONS = env_list(
     "FAIRLABEL_RULE_SECTIONS",

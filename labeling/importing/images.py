@@ -22,7 +22,7 @@ from django.db import transaction
 from django.urls import reverse
 from PIL import Image, UnidentifiedImageError
 
-from labeling.categories import is_sensitive
+from labeling.categories import effective_mask
 from labeling.importing.loader import (
     ErrorList,
     ImportOutcome,
@@ -124,7 +124,7 @@ def images_import(
         with transaction.atomic(), sink_for(project) as sink:
             project_hold(project)
             sink.slots = project.annotations_per_task
-            sensitive = is_sensitive(None, project.content_categories)
+            mask = effective_mask(None, project.content_categories)
             for number, (info, name) in enumerate(members if not errors.count else [], 1):
                 read += info.compress_size
                 outcome.total = number
@@ -167,7 +167,7 @@ def images_import(
                 )
                 width, height = measured
                 data = {"image": url, "name": name, "width": width, "height": height}
-                sink.add(None, orjson.dumps(data), None, sensitive, None)
+                sink.add(None, orjson.dumps(data), None, mask, None)
                 if len(sink.rows) >= 1000:
                     sink.flush()
                 now = time.monotonic()

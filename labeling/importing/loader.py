@@ -16,7 +16,7 @@ import orjson
 from django.conf import settings
 from django.db import connection, transaction
 
-from labeling.categories import is_sensitive
+from labeling.categories import ALL_MASK, effective_mask
 from labeling.exporting.formats import FORMULA_START  # what the CSV export escapes
 from labeling.importing import parsers
 from labeling.importing.parsers import ByteCounter, FileError, RowError
@@ -31,10 +31,13 @@ COLUMNS = (
     "external_id",
     "data",
     "categories",
-    "is_sensitive",
+    "category_mask",
     "predictions",
     "slots_free",
 )
+
+# The end of a plain row's COPY line (categories, category_mask, predictions), per mask.
+_PLAIN_TAILS = [b"\t\\N\t%d\t\\N" % mask for mask in range(ALL_MASK + 1)]
 
 
 @dataclass
@@ -152,21 +155,17 @@ class PostgresSink(_Sink):
         finally:
             self.cursor.close()
 
-    def add_plain(self, blob: bytes, sensitive: bool) -> None:
+    def add_plain(self, blob: bytes, mask: int) -> None:
         """A row with no external id, categories or predictions. orjson never writes a raw tab,
         newline or carriage return, so only backslashes need escaping."""
-        self.rows.append(
-            b"\\N\t"
-            + blob.replace(b"\\", b"\\\\")
-            + (b"\t\\N\tt\t\\N" if sensitive else b"\t\\N\tf\t\\N")
-        )
+        self.rows.append(b"\\N\t" + blob.replace(b"\\", b"\\\\") + _PLAIN_TAILS[mask])
 
     def add(
         self,
         ext: str | None,
         blob: bytes,
         categories: bytes | None,
-        sensitive: bool,
+        mask: int,
         predictions: bytes | None,
     ) -> None:
         self.rows.append(
@@ -175,7 +174,7 @@ class PostgresSink(_Sink):
                     b"\\N" if ext is None else _copy_escape(ext.encode()),
                     _copy_escape(blob),
                     b"\\N" if categories is None else _copy_escape(categories),
-                    b"t" if sensitive else b"f",
+                    b"%d" % mask,
                     b"\\N" if predictions is None else _copy_escape(predictions),
                 )
             )
@@ -232,15 +231,15 @@ class SqliteSink(_Sink):
     def __exit__(self, *exc: Any) -> None:
         self.cursor.close()
 
-    def add_plain(self, blob: bytes, sensitive: bool) -> None:
-        self.rows.append((self.project_id, None, blob.decode(), None, sensitive, None, self.slots))
+    def add_plain(self, blob: bytes, mask: int) -> None:
+        self.rows.append((self.project_id, None, blob.decode(), None, mask, None, self.slots))
 
     def add(
         self,
         ext: str | None,
         blob: bytes,
         categories: bytes | None,
-        sensitive: bool,
+        mask: int,
         predictions: bytes | None,
     ) -> None:
         self.rows.append(
@@ -249,7 +248,7 @@ class SqliteSink(_Sink):
                 ext,
                 blob.decode(),
                 None if categories is None else categories.decode(),
-                sensitive,
+                mask,
                 None if predictions is None else predictions.decode(),
                 self.slots,
             )
@@ -458,7 +457,7 @@ def tasks_import(
             project_hold(project)
             sink.slots = project.annotations_per_task
             project_categories = project.content_categories
-            project_sensitive = is_sensitive(None, project_categories)
+            project_mask = effective_mask(None, project_categories)
             add_plain = sink.add_plain
             pending = sink.rows
             try:
@@ -518,13 +517,13 @@ def tasks_import(
                     if failed:
                         continue  # only validating from here on: nothing will be kept
                     if ext is None and categories is None and predictions is None:
-                        add_plain(blob, project_sensitive)
+                        add_plain(blob, project_mask)
                     else:
                         sink.add(
                             ext,
                             blob,
                             None if categories is None else dumps(categories),
-                            is_sensitive(categories, project_categories),
+                            effective_mask(categories, project_categories),
                             predicted,
                         )
                     if len(pending) >= BATCH_ROWS or len(batch_ids) >= BATCH_ROWS:

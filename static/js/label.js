@@ -379,14 +379,17 @@
           if (response.status === 200) loadNext(); else say(errorText(response), "error");
         } })
       : null;
-    view.append(el("div", { class: `panel refusal${code === "break" ? " calm" : ""}`, "data-testid": "refusal" },
-      el("p", { class: "panel-title", text: code === "break" ? T.breakTitle : T.refused }),
+    // The cool-down waited out is a paid break: shown as calmly as one.
+    const cooldown = Boolean(rule && rule.endsWith("#cool-down"));
+    const calm = code === "break" || cooldown;
+    view.append(el("div", { class: `panel refusal${calm ? " calm" : ""}`, "data-testid": "refusal" },
+      el("p", { class: "panel-title", text: code === "break" ? T.breakTitle : cooldown ? T.cooldownTitle : T.refused }),
       el("p", { text: detail }),
       until ? el("p", {}, `${T.until} `, el("time", { datetime: until, text: formatTime(until) }), " ", countdown) : null,
       rule ? el("p", {}, el("a", { href: rule, text: T.rule })) : null,
       el("p", {}, retry, " ", resumeNow, resumeNow ? " " : null, el("a", { href: cfg.urls.home, text: T.back }))));
     setBusy(false);
-    say(until ? `${detail} ${T.until} ${formatTime(until)}` : detail, code === "break" ? "info" : "error");
+    say(until ? `${detail} ${T.until} ${formatTime(until)}` : detail, calm ? "info" : "error");
     if (until) {
       // A calm countdown; the page asks again by itself when the time has come.
       const end = new Date(until).getTime();
@@ -612,14 +615,20 @@
                      onclick: () => { ui.zoomed = false; setZoom(null); } }),
       el("span", { class: "zoom-level", id: "zoom-level", "aria-live": "off" }));
     const protectedView = Boolean(protect.blur || protect.greyscale);
+    // The annotator's own blur strength, kept on the server (PUT /api/me/display/) and sent
+    // with each blurred task: the image is first painted with it, on any device.
+    const level = String(protect.blur_px || 16);
     if (protectedView) {
-      const level = localStorage.getItem("fairlabel.blur") || "16";
       const slider = el("input", { type: "range", id: "blur-level", min: "2", max: "40", step: "1",
                                    value: level, "aria-valuetext": `${level} px` });
       slider.addEventListener("input", () => {
-        localStorage.setItem("fairlabel.blur", slider.value);
         slider.setAttribute("aria-valuetext", `${slider.value} px`);
         $("canvas").style.setProperty("--blur", `${slider.value}px`);
+      });
+      slider.addEventListener("change", async () => {
+        const value = Number(slider.value);
+        const response = await window.Fairlabel.request("PUT", cfg.urls.display, { blur_px: value });
+        if (response.status === 200 && task && task.protect) task.protect.blur_px = value;
       });
       tools.append(
         el("button", { type: "button", class: "small", id: "reveal-btn", "aria-pressed": "false",
@@ -631,7 +640,7 @@
       canvas.classList.add("protected");
       if (protect.blur) canvas.classList.add("blur");
       if (protect.greyscale) canvas.classList.add("grey");
-      canvas.style.setProperty("--blur", `${localStorage.getItem("fairlabel.blur") || "16"}px`);
+      canvas.style.setProperty("--blur", `${level}px`);
     }
     img.className = "task-image";
     img.setAttribute("data-testid", "task-image");
@@ -865,7 +874,8 @@
   function onKey(e) {
     if (e.defaultPrevented || e.isComposing) return;
     const target = e.target instanceof Element ? e.target : document.body;
-    if (target.closest("input, textarea, select, [contenteditable]:not([contenteditable=false])")) return;
+    // Typing in a field is not a shortcut; the blur slider is no typing field (label keys go on).
+    if (target.closest("input:not([type=range]), textarea, select, [contenteditable]:not([contenteditable=false])")) return;
     if (e.ctrlKey || e.metaKey || e.altKey) return;
     const key = e.key;
     const k = key.length === 1 ? key.toLowerCase() : key;

@@ -86,3 +86,41 @@ def test_consent_is_withdrawn_from_the_labeling_page_in_one_click(page):
     page.get_by_role("button", name="Continue without sensitive content").click()
     expect(page.locator("#task-view")).to_contain_text("Calm")
     assert Consent.objects.get(annotator=annotator).categories == []
+
+
+def test_the_cool_down_is_shown_as_a_paid_break_and_work_resumes_by_itself(page, settings):
+    """After the run of sensitive items, with nothing safe left, the page shows the cool-down
+    calmly with its countdown (a paid break, recorded once), then serves the next task."""
+    from decimal import Decimal
+
+    from workers.models import Break
+
+    settings.FAIRLABEL_SENSITIVE_STREAK = 1
+    settings.FAIRLABEL_COOLDOWN_MINUTES = Decimal("0.05")  # three seconds
+    project = project_factory(content_categories=["violence"])
+    tasks_create(project=project, rows=[{"data": {"text": f"Harsh {n}"}} for n in range(2)])
+    Project.objects.filter(pk=project.pk).update(status=Project.Status.PUBLISHED)
+    annotator = user_factory("annotator")
+    login(page, annotator.username)
+    page.goto(f"/label/{project.pk}/")
+    page.get_by_label("Violence").check()
+    page.get_by_role("button", name="Agree to the checked kinds and continue").click()
+    page.wait_for_selector("#task-view[data-task-id]")
+    first = page.locator("#task-view").get_attribute("data-task-id")
+    page.get_by_role("button", name="Show", exact=True).click()
+    page.keyboard.press("1")
+    page.keyboard.press("Enter")
+    refusal = page.get_by_test_id("refusal")
+    expect(refusal).to_contain_text("A paid cool-down from sensitive content")
+    expect(refusal).to_have_class("panel refusal calm")
+    expect(page.get_by_test_id("countdown")).to_be_visible()
+    (cooldown,) = Break.objects.filter(annotator=annotator)
+    assert cooldown.kind == "cooldown"
+    # When it is over the next task comes by itself.
+    page.wait_for_function(
+        "prev => document.getElementById('task-view').dataset.taskId"
+        " && document.getElementById('task-view').dataset.taskId !== prev",
+        arg=first,
+        timeout=15_000,
+    )
+    assert Break.objects.filter(annotator=annotator).count() == 1

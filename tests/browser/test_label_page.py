@@ -476,3 +476,47 @@ def test_a_sensitive_image_is_grey_from_its_first_paint_and_in_colour_only_under
     page.mouse.move(1, 1)
     expect(image).to_have_css("filter", "blur(16px) grayscale(1)")
     assert _grey_share(canvas.screenshot()) > 0.99
+
+
+def test_the_blur_strength_is_the_annotators_own_from_the_first_paint(page):
+    """Kept on the server, not in one browser: the first frame of a sensitive image is blurred
+    with the strength the annotator chose, and the slider saves a new one."""
+    from workers.models import DisplayPreference
+    from workers.services import display_preference_set
+
+    project = _project(
+        TaskType.IMAGE_CLASSIFICATION,
+        [{"data": {"image": IMAGE}, "categories": ["violence"]} for _ in range(2)],
+    )
+    annotator = user_factory("annotator")
+    display_preference_set(user=annotator, blur_px=6)
+    login(page, annotator.username)
+    page.mouse.move(1, 1)
+    page.add_init_script(
+        """
+        new MutationObserver((records, observer) => {
+          const img = document.querySelector('.task-image');
+          if (img) {
+            window.firstFilter = getComputedStyle(img).filter;
+            observer.disconnect();
+          }
+        }).observe(document, { childList: true, subtree: true });
+        """
+    )
+    page.goto(f"/label/{project.pk}/")
+    first = _wait_task(page)
+    assert page.evaluate("() => window.firstFilter") == "blur(6px) grayscale(1)"
+    assert page.locator("#blur-level").input_value() == "6"
+    page.locator("#blur-level").fill("30")
+    expect(page.locator(".task-image")).to_have_css("filter", "blur(30px) grayscale(1)")
+    for _ in range(50):  # saved when the PUT is answered
+        if DisplayPreference.objects.get(user=annotator).blur_px == 30:
+            break
+        page.wait_for_timeout(100)
+    assert DisplayPreference.objects.get(user=annotator).blur_px == 30
+    page.get_by_role("button", name="Show image").click()
+    page.locator("#blur-level").focus()  # label keys work on the slider too
+    page.keyboard.press("1")
+    _submit(page, first)
+    assert page.locator("#blur-level").input_value() == "30"
+    expect(page.locator(".task-image")).to_have_css("filter", "blur(30px) grayscale(1)")

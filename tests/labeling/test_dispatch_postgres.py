@@ -85,35 +85,49 @@ def test_32_annotators_at_once_fill_every_task_exactly_to_its_overlap(owner, mak
 def _load_tasks(project, count: int, *, slots: int) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
-            "INSERT INTO labeling_task (project_id, data, is_sensitive, slots_free, "
+            "INSERT INTO labeling_task (project_id, data, category_mask, slots_free, "
             "annotation_count, created_at) SELECT %s, jsonb_build_object('text', 'task ' || g), "
-            "false, %s, 0, now() FROM generate_series(1, %s) AS g",
+            "0, %s, 0, now() FROM generate_series(1, %s) AS g",
             [project.pk, slots, count],
         )
         cursor.execute("ANALYZE labeling_task")
         cursor.execute("ANALYZE labeling_assignment")
 
 
+def _statements(annotator, project, restriction) -> list:
+    """The SQL the claim runs (compiled inside a transaction, as the dispatcher does)."""
+    with transaction.atomic():
+        return list(
+            dispatch.claim_statements(
+                annotator_id=annotator.pk, project=project, restriction=restriction
+            )
+        )
+
+
+def _plan(sql: str, params: list, *, analyze: bool = False) -> str:
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN {'(ANALYZE, BUFFERS) ' if analyze else ''}{sql}", params)
+        return "\n".join(row[0] for row in cursor.fetchall())
+
+
 def test_every_claim_query_walks_the_partial_index_on_a_large_project(owner, annotator):
     project = project_factory(owner, tasks=1, publish=True, annotations_per_task=3)
     _load_tasks(project, 20_000, slots=3)
     restrictions = (
-        Restriction(),
-        Restriction(safe_only=True),
-        Restriction(excluded_categories=frozenset({"gore", "hate"})),
+        (Restriction(), "task_dispatch_idx"),
+        (Restriction(safe_only=True), "task_dispatch_mask_idx"),
+        (Restriction(excluded_categories=frozenset({"gore", "hate"})), "task_dispatch_mask_idx"),
     )
-    for restriction in restrictions:
-        querysets = dispatch.claim_querysets(
-            annotator=annotator, project=project, restriction=restriction
-        )
-        assert len(querysets) == 3
-        index = "task_dispatch_safe_idx" if restriction.safe_only else "task_dispatch_idx"
-        for queryset in querysets:
-            with transaction.atomic():
-                plan = queryset[:1].explain()
+    for restriction, index in restrictions:
+        statements = _statements(annotator, project, restriction)
+        assert len(statements) == 3
+        for sql, params in statements:
+            plan = _plan(sql, params)
             assert index in plan, plan
             assert "Seq Scan on labeling_task" not in plan, plan
-            assert "Sort" not in plan, plan  # the index gives the order
+            # The index gives the order (a restricted claim sorts only the first task of each
+            # set of categories it may take).
+            assert "Sort" not in plan or "Function Scan on unnest" in plan, plan
 
 
 def test_a_fast_annotator_is_not_slowed_by_the_tasks_it_already_did(owner, annotator):
@@ -173,24 +187,23 @@ def test_a_real_worker_runs_the_expiry_job_and_the_slot_returns(owner, make_user
     assert served.task_id == abandoned.task_id
 
 
-def test_a_safe_only_claim_walks_the_safe_index_on_a_mostly_sensitive_project(owner, annotator):
+def test_a_safe_only_claim_walks_the_safe_tasks_of_a_mostly_sensitive_project(owner, annotator):
     """99% of 20,000 tasks are sensitive; an annotator with no sensitive work left today may
-    take only the other 1%: its claim walks task_dispatch_safe_idx and meets safe tasks only."""
+    take only the other 1%: its claim walks the safe part of task_dispatch_mask_idx and meets
+    safe tasks only."""
     project = project_factory(owner, tasks=1, publish=True, content_categories=["gore"])
     with connection.cursor() as cursor:
         cursor.execute(
-            "INSERT INTO labeling_task (project_id, data, is_sensitive, slots_free, "
+            "INSERT INTO labeling_task (project_id, data, category_mask, slots_free, "
             "annotation_count, created_at) SELECT %s, jsonb_build_object('text', 'task ' || g), "
-            "g %% 100 <> 0, 1, 0, now() FROM generate_series(1, 20000) AS g",
+            "CASE WHEN g %% 100 = 0 THEN 0 ELSE 2 END, 1, 0, now() "
+            "FROM generate_series(1, 20000) AS g",
             [project.pk],
         )
         cursor.execute("ANALYZE labeling_task")
-    for queryset in dispatch.claim_querysets(
-        annotator=annotator, project=project, restriction=Restriction(safe_only=True)
-    ):
-        with transaction.atomic():
-            plan = queryset[:1].explain(analyze=True)
-        assert "task_dispatch_safe_idx" in plan, plan
+    for sql, params in _statements(annotator, project, Restriction(safe_only=True)):
+        plan = _plan(sql, params, analyze=True)
+        assert "task_dispatch_mask_idx" in plan, plan
         assert "Seq Scan on labeling_task" not in plan, plan
         assert "Rows Removed by Filter" not in plan, plan  # never walks past sensitive tasks
     with transaction.atomic():
@@ -198,3 +211,56 @@ def test_a_safe_only_claim_walks_the_safe_index_on_a_mostly_sensitive_project(ow
             annotator=annotator, project=project, restriction=Restriction(safe_only=True)
         )[0].first()
     assert served is not None and not served.is_sensitive
+
+
+def test_a_partly_consenting_annotator_is_served_at_flat_cost(owner, annotator, settings):
+    """A project of 20,000 tasks declaring violence and gore; 99% carry gore. An annotator who
+    consented to violence only may take the other 1% (violence alone, or safe). Its claim walks
+    task_dispatch_mask_idx once per set of categories it may take and never reads a gore task,
+    even once the tasks it may take that sort first are gone."""
+    from labeling.categories import mask_of
+    from workers.services import consent_set
+
+    settings.FAIRLABEL_DISPATCH_GATES = [
+        "labeling.policies.project_open_gate",
+        "workers.policies.exposure_gate",
+    ]
+    settings.FAIRLABEL_ASSIGNMENT_HOOKS = []
+    project = project_factory(owner, tasks=1, publish=True, content_categories=["violence", "gore"])
+    violence, gore = mask_of(["violence"]), mask_of(["gore"])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO labeling_task (project_id, data, category_mask, slots_free, "
+            "annotation_count, created_at) SELECT %s, jsonb_build_object('text', 'task ' || g), "
+            "CASE WHEN g %% 200 = 0 THEN 0 WHEN g %% 200 = 100 THEN %s "
+            "WHEN g %% 2 = 0 THEN %s ELSE %s END, 1, 0, now() "
+            "FROM generate_series(1, 20000) AS g",
+            [project.pk, violence, gore, gore | violence],
+        )
+        cursor.execute("ANALYZE labeling_task")
+    consent_set(annotator=annotator, project=project, categories=["violence"])
+    restriction = Restriction(
+        excluded_categories=frozenset(
+            {"gore", "sexual", "self_harm", "hate", "child_safety", "other_disturbing"}
+        )
+    )
+    served = []
+    for _ in range(150):  # past the first head window of each set
+        assignment = dispatch.assignment_next(annotator=annotator, project=project)
+        served.append(assignment.task.category_mask)
+        dispatch.annotation_submit(
+            annotator=annotator, assignment_id=assignment.pk, result={"label": "pos"}
+        )
+    assert set(served) == {0, violence}
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE labeling_task")
+        cursor.execute("ANALYZE labeling_assignment")
+    for sql, params in _statements(annotator, project, restriction):
+        plan = _plan(sql, params, analyze=True)
+        assert "task_dispatch_mask_idx" in plan, plan
+        assert "Seq Scan on labeling_task" not in plan, plan
+        assert "Rows Removed by Filter" not in plan, plan  # never reads a task it may not take
+    sql, params = _statements(annotator, project, restriction)[0]
+    with transaction.atomic():
+        task = next(iter(Task.objects.raw(sql, params)))
+    assert task.category_mask in (0, violence)

@@ -65,7 +65,7 @@ def test_jsonl_rows_become_tasks(run, project):
         {"text": "third task"},
     ]
     assert [t.categories for t in tasks] == [None, ["gore"], []]
-    assert [t.is_sensitive for t in tasks] == [False, True, False]
+    assert [t.category_mask for t in tasks] == [0, 2, 0]  # gore is bit 1
     assert {t.slots_free for t in tasks} == {project.annotations_per_task}
     assert {t.annotation_count for t in tasks} == {0}
     assert all(t.created_at for t in tasks)
@@ -75,9 +75,9 @@ def test_unmarked_tasks_of_a_sensitive_project_are_sensitive(run, owner):
     project = project_factory(owner, content_categories=["violence"], annotations_per_task=3)
     job = run(project, "t.jsonl", jsonl({"text": "a"}, {"text": "b", "categories": []}))
     assert job.status == "done"
-    assert [(t.is_sensitive, t.slots_free) for t in project.tasks.order_by("id")] == [
-        (True, 3),
-        (False, 3),
+    assert [(t.category_mask, t.slots_free) for t in project.tasks.order_by("id")] == [
+        (1, 3),  # violence is bit 0
+        (0, 3),
     ]
 
 

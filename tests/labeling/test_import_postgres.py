@@ -52,7 +52,7 @@ def test_copy_keeps_every_character(owner):
     assert [t.data["extra"] for t in tasks[:-1]] == [{"nested": [t]} for t in texts]
     assert [t.external_id for t in tasks[:-1]] == [f"id\t{n}\\" for n in range(len(texts))]
     last = tasks[-1]
-    assert (last.categories, last.is_sensitive) == (["violence"], True)
+    assert (last.categories, last.category_mask) == (["violence"], 1)
     assert last.predictions == [{"result": {"label": "pos"}, "score": 1.0}]
     assert {t.annotation_count for t in tasks} == {0}
 

@@ -162,11 +162,43 @@ def test_sensitivity_follows_row_categories_else_the_project(owner):
             {"data": {"text": "c"}, "categories": ["gore"]},
         ],
     )
-    assert list(project.tasks.order_by("id").values_list("is_sensitive", flat=True)) == [
-        True,
-        False,
-        True,
-    ]
+    # Stored, one bit per category (violence 1, gore 2): the effective categories, not a guess
+    # at query time.
+    assert list(project.tasks.order_by("id").values_list("category_mask", flat=True)) == [1, 0, 2]
+    assert [t.is_sensitive for t in project.tasks.order_by("id")] == [True, False, True]
+
+
+def test_a_project_categories_edit_rewrites_the_following_tasks_in_one_statement(owner):
+    """Tasks without categories of their own follow the project's: an edit rewrites their stored
+    value in one UPDATE, however many they are; tasks with their own keep them."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from labeling.categories import mask_of
+
+    project = project_factory(owner, content_categories=["violence"])
+    tasks_create(
+        project=project,
+        rows=[{"data": {"text": f"t{n}"}} for n in range(30)]
+        + [
+            {"data": {"text": "own"}, "categories": ["hate"]},
+            {"data": {"text": "safe"}, "categories": []},
+        ],
+    )
+
+    def masks():
+        return list(project.tasks.order_by("id").values_list("category_mask", flat=True))
+
+    with CaptureQueriesContext(connection) as queries:
+        project_update(project=project, content_categories=["gore", "sexual"])
+    task_writes = [q["sql"] for q in queries if q["sql"].startswith('UPDATE "labeling_task"')]
+    assert len(task_writes) == 1, task_writes
+    assert masks() == [mask_of(["gore", "sexual"])] * 30 + [mask_of(["hate"]), 0]
+    project_update(project=project, content_categories=[])
+    assert masks() == [0] * 30 + [mask_of(["hate"]), 0]
+    with CaptureQueriesContext(connection) as queries:
+        project_update(project=project, title="Same categories")
+    assert not [q for q in queries if q["sql"].startswith('UPDATE "labeling_task"')]
 
 
 def test_instructions_markdown_is_sanitised():

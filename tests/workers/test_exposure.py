@@ -15,7 +15,7 @@ from labeling.models import Assignment, Project, Task, TaskFlag
 from labeling.services import task_flag, tasks_create
 from tests.factories import project_factory
 from workers import services
-from workers.models import ConsentEvent
+from workers.models import Break, ConsentEvent, WorkDay
 
 pytestmark = pytest.mark.django_db
 
@@ -171,6 +171,105 @@ def test_after_a_run_of_sensitive_items_a_cool_down(settings, owner, annotator):
     assert next_at(annotator, project, refusal.until).task.is_sensitive
 
 
+def run_into_the_cool_down(settings, owner, annotator, *, safe=0):
+    """Three sensitive items in a row (the streak), on a project with `safe` safe tasks: returns
+    (project, the time of the last submit)."""
+    settings.FAIRLABEL_SENSITIVE_STREAK = 3
+    settings.FAIRLABEL_COOLDOWN_MINUTES = Decimal("5")
+    project = mixed_project(owner, sensitive=10, safe=safe)
+    services.consent_set(annotator=annotator, project=project, categories=["violence"])
+    t = T0
+    for _ in range(3):
+        held = next_at(annotator, project, t)
+        t += s(10)
+        label(annotator, held, t)
+    return project, t
+
+
+def test_waiting_out_the_cool_down_is_one_paid_break(settings, owner, annotator, client_for):
+    project, t = run_into_the_cool_down(settings, owner, annotator)
+    refusal = refused_at(annotator, project, t)
+    until = t + timedelta(minutes=5)
+    assert refusal.until == until and refusal.rule.endswith("#cool-down")
+    # Asked again and again (the page retries; an API client polls): still one break.
+    assert refused_at(annotator, project, t + s(30)).until == until
+    assert refused_at(annotator, project, t + s(200)).until == until
+    (cooldown,) = Break.objects.filter(annotator=annotator)
+    assert (cooldown.kind, cooldown.started_at, cooldown.ends_at) == ("cooldown", t, until)
+    assert cooldown.paid_seconds == Decimal("300.000") and cooldown.ended_at is None
+    standing = services.work_standing(annotator=annotator, now=t + s(60))
+    # Counted like any break, shown like one, but not a stop: no working-time refusal.
+    assert standing.break_kind == "cooldown" and standing.break_until == until
+    assert standing.today_break_seconds == Decimal("300.000") and standing.refusal is None
+    with time_machine.travel(t + s(60), tick=False):
+        beat = client_for(annotator).get("/api/heartbeat/").json()
+    assert beat["break_kind"] == "cooldown" and beat["refusal"] is None
+    assert Decimal(beat["paid_seconds_today"]) == Decimal(beat["today_seconds"]) + 300
+    # Once it is over, sensitive tasks come back and the break was paid in full.
+    assert next_at(annotator, project, until).task.is_sensitive
+    cooldown.refresh_from_db()
+    assert cooldown.ended_at is None and cooldown.paid_seconds == Decimal("300.000")
+    services.work_days_rebuild(annotator_ids=[annotator.pk], first=T0.date(), last=T0.date())
+    assert WorkDay.objects.get(annotator=annotator).break_seconds == Decimal("300.000")
+
+
+def test_the_cool_down_break_ends_when_the_annotator_works_again(settings, owner, annotator):
+    project, t = run_into_the_cool_down(settings, owner, annotator)
+    other = mixed_project(owner, sensitive=0, safe=3)
+    refused_at(annotator, project, t)
+    # Two minutes later it works on another project's safe task: the break ends there.
+    resumed = t + s(120)
+    assert not next_at(annotator, other, resumed).task.is_sensitive
+    (first,) = Break.objects.filter(annotator=annotator)
+    assert (first.ended_at, first.paid_seconds) == (resumed, Decimal("120.000"))
+    assert services.work_standing(annotator=annotator, now=resumed).today_break_seconds == (
+        Decimal("120.000")
+    )
+    # Back to the first project, still in the cool-down: a new break from then, no overlap.
+    # (Labeling the safe task would have ended the run of sensitive items, and the cool-down.)
+    again = resumed + s(20)
+    assert refused_at(annotator, project, again).until == t + timedelta(minutes=5)
+    first_break, second = Break.objects.filter(annotator=annotator).order_by("started_at")
+    assert second.kind == "cooldown" and second.started_at == again >= first_break.ended_at
+    assert second.ends_at == t + timedelta(minutes=5)
+    assert second.paid_seconds == Decimal("160.000")
+    services.work_days_rebuild(annotator_ids=[annotator.pk], first=T0.date(), last=T0.date())
+    assert WorkDay.objects.get(annotator=annotator).break_seconds == Decimal("280.000")
+
+
+def test_safe_tasks_left_mean_no_cool_down_break(settings, owner, annotator):
+    project, t = run_into_the_cool_down(settings, owner, annotator, safe=2)
+    assert not next_at(annotator, project, t).task.is_sensitive
+    assert not Break.objects.filter(annotator=annotator).exists()
+
+
+def test_a_recovery_break_taken_in_the_cool_down_replaces_it(
+    settings, owner, annotator, client_for
+):
+    project, t = run_into_the_cool_down(settings, owner, annotator)
+    refused_at(annotator, project, t)
+    with time_machine.travel(t + s(60), tick=False):
+        taken = client_for(annotator).post("/api/breaks/", {"kind": "recovery"}, format="json")
+    assert taken.status_code == 201 and taken.json()["break_kind"] == "recovery"
+    cooldown, recovery = Break.objects.filter(annotator=annotator).order_by("started_at")
+    assert cooldown.kind == "cooldown" and cooldown.ended_at == t + s(60)
+    assert cooldown.paid_seconds == Decimal("60.000")
+    assert recovery.kind == "recovery" and recovery.started_at == t + s(60)
+    # During the recovery break the refusal is the break's: no cool-down break on top of it.
+    assert refused_at(annotator, project, t + s(120)).code == "break"
+    assert Break.objects.filter(annotator=annotator).count() == 2
+
+
+def test_the_cool_down_break_cannot_be_ended_like_a_chosen_break(
+    settings, owner, annotator, client_for
+):
+    project, t = run_into_the_cool_down(settings, owner, annotator)
+    refused_at(annotator, project, t)
+    with time_machine.travel(t + s(30), tick=False):
+        ended = client_for(annotator).post("/api/breaks/end/")
+    assert ended.status_code == 409 and ended.json()["error"] == "break_due"
+
+
 def test_stop_sensitive_today_takes_effect_at_once(client_for, owner, annotator):
     project = mixed_project(owner, sensitive=3, safe=1)
     services.consent_set(annotator=annotator, project=project, categories=["violence"])
@@ -232,6 +331,32 @@ def test_a_flag_changes_what_others_are_served(client_for, owner, make_user):
         f"/api/assignments/{held.pk}/flag/", {"category": "boring"}, format="json"
     )
     assert bad.status_code == 400
+    # The flagged category can be agreed to like a declared one, and then it is served.
+    consent = client_for(second).get(f"/api/projects/{project.pk}/consent/").json()
+    assert [c["name"] for c in consent["categories"]] == ["violence", "gore"]
+    services.consent_set(annotator=second, project=project, categories=["violence", "gore"])
+    assert next_at(second, project, T0 + s(6)).task_id == held.task_id
+
+
+def test_the_consent_page_lists_the_categories_of_the_tasks_left(client_for, owner, annotator):
+    """An import row may carry a category its project does not declare: the annotator is asked
+    about it too, as long as such a task is left to do."""
+    project = project_factory(owner, content_categories=["violence"])
+    tasks_create(
+        project=project,
+        rows=[
+            {"data": {"text": "declared"}},
+            {"data": {"text": "own"}, "categories": ["self_harm", "hate"]},
+        ],
+    )
+    project.status = Project.Status.PUBLISHED
+    project.save()
+    url = f"/api/projects/{project.pk}/consent/"
+    listed = client_for(annotator).get(url).json()["categories"]
+    assert [c["name"] for c in listed] == ["violence", "self_harm", "hate"]
+    Task.objects.filter(project=project, categories__isnull=False).update(slots_free=0)
+    listed = client_for(annotator).get(url).json()["categories"]
+    assert [c["name"] for c in listed] == ["violence"]
 
 
 def test_sensitive_time_is_counted_per_category_in_the_standing(owner, annotator, client_for):
@@ -320,3 +445,52 @@ def test_an_image_is_served_to_the_annotator_holding_its_task_with_consent(
     from rest_framework.test import APIClient
 
     assert APIClient().get(url, HTTP_AUTHORIZATION="Token nope").status_code == 401
+
+
+def test_blur_strength_is_kept_on_the_server_and_sent_with_blurred_tasks(
+    client_for, owner, annotator, make_user
+):
+    project = project_factory(owner, task_type="image_classification", content_categories=["gore"])
+    tasks_create(
+        project=project,
+        rows=[{"data": {"image": f"https://img.example/{n}.png"}} for n in range(2)]
+        + [{"data": {"image": "https://img.example/safe.png"}, "categories": []}],
+    )
+    project.status = Project.Status.PUBLISHED
+    project.save()
+    services.consent_set(annotator=annotator, project=project, categories=["gore"])
+    client = client_for(annotator)
+    assert client.get("/api/me/display/").json() == {"blur_px": 16}  # the default
+    first = client.post(f"/api/projects/{project.pk}/next/").json()
+    assert first["protect"]["blur"] is True and first["protect"]["blur_px"] == 16
+    saved = client.put("/api/me/display/", {"blur_px": 6}, format="json")
+    assert saved.status_code == 200 and saved.json() == {"blur_px": 6}
+    assert client.get("/api/me/display/").json() == {"blur_px": 6}
+    client.post(f"/api/assignments/{first['assignment']}/skip/")
+    second = client.post(f"/api/projects/{project.pk}/next/").json()
+    assert second["protect"]["blur_px"] == 6
+    # Only this annotator's: another one still gets the default.
+    other = make_user("annotator")
+    services.consent_set(annotator=other, project=project, categories=["gore"])
+    assert (
+        client_for(other).post(f"/api/projects/{project.pk}/next/").json()["protect"]["blur_px"]
+        == 16
+    )
+    # A safe task is not blurred: no strength to send.
+    client.post(f"/api/assignments/{second['assignment']}/skip/")
+    safe = client.post(f"/api/projects/{project.pk}/next/").json()
+    assert safe["protect"]["blur"] is False and "blur_px" not in safe["protect"]
+
+
+@pytest.mark.parametrize("value", [1, 41, "x", None, 12.5, True])
+def test_a_blur_strength_out_of_range_is_refused(client_for, annotator, value):
+    client = client_for(annotator)
+    refused = client.put("/api/me/display/", {"blur_px": value}, format="json")
+    assert refused.status_code == 400 and refused.json()["error"]
+    assert client.get("/api/me/display/").json() == {"blur_px": 16}
+
+
+def test_blur_strength_service_checks_its_range(annotator):
+    with pytest.raises(DomainError):
+        services.display_preference_set(user=annotator, blur_px=41)
+    assert services.display_preference_set(user=annotator, blur_px=40).blur_px == 40
