@@ -211,6 +211,8 @@ class RowReader:
         spans: list[dict[str, Any]] = []
         boxes: list[dict[str, Any]] = []
         for region in regions:
+            if isinstance(region, dict) and region.get("type") == "relation":
+                continue  # a link between two regions: nothing Fairlabel labels
             if not isinstance(region, dict) or not isinstance(region.get("value"), dict):
                 raise RowProblem(f"{where}: each result region needs a value object")
             kind = region.get("type")

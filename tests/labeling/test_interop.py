@@ -290,7 +290,23 @@ def ner_export() -> list[dict]:
             [_annotation(5, 1, [_span("s1", text, 0, 6, "PER"), _span("s2", text, 12, 15, "PER")])],
             [_prediction(9, 1, [_span("s3", text, 18, 23, "LOC")])],
         ),
-        _task(2, {"text": other}, [_annotation(6, 2, [_span("s4", other, 0, 2, "LOC")])], []),
+        _task(
+            2,
+            {"text": other},
+            [
+                _annotation(
+                    6,
+                    2,
+                    [
+                        _span("s4", other, 0, 2, "LOC"),
+                        _span("s5", other, 3, 5, "PER"),
+                        # A relation between two regions has no value: it is left out.
+                        {"from_id": "s5", "to_id": "s4", "type": "relation", "direction": "right"},
+                    ],
+                )
+            ],
+            [],
+        ),
     ]
 
 
@@ -323,7 +339,9 @@ def test_label_studio_spans_in_every_export_type(run, owner, tmp_path, fmt):
     assert spans == [
         [{"start": 0, "end": 6, "label": "PER"}, {"start": 12, "end": 15, "label": "PER"}]
     ]
-    assert second.predictions[-1]["result"] == {"spans": [{"start": 0, "end": 2, "label": "LOC"}]}
+    assert second.predictions[-1]["result"] == {
+        "spans": [{"start": 0, "end": 2, "label": "LOC"}, {"start": 3, "end": 5, "label": "PER"}]
+    }
     assert first.data == {"text": TEXTS[0]}
 
 
@@ -818,3 +836,30 @@ def test_conll2003_tokens_align_with_spans_and_round_trip(tmp_path):
         assert all(not any(c.isspace() for c in t) for t in tokens)
     assert "👩🏽\u200d💻 -X- _ O" in content
     assert f"{DECOMPOSED} -X- _ B-PER" in content
+
+
+# --- JSON / JSONL row shape -----------------------------------------------------------------
+ROW_KEYS = {"id", "external_id", "data", "annotations", "categories", "majority"}
+ANNOTATION_KEYS = {"id", "annotator", "result", "seconds", "created_at", "is_extra"}
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl"])
+def test_every_key_a_json_row_can_hold_is_in_the_readme(tmp_path, fmt):
+    from labeling.exporting.services import export_to_path
+
+    project = _labeled(
+        TaskType.TEXT_CLASSIFICATION,
+        [{"data": {"text": "a"}, "categories": []}, {"data": {"text": "b"}, "id": "x"}],
+        [{"label": "pos"}, None],
+        ["pos", "neg"],
+    )
+    path = tmp_path / f"out.{fmt}"
+    export_to_path(project=project, fmt=fmt, path=path, majority=True)
+    raw = path.read_bytes()
+    rows = orjson.loads(raw) if fmt == "json" else [orjson.loads(x) for x in raw.splitlines()]
+    assert set().union(*(r.keys() for r in rows)) == ROW_KEYS
+    assert {k for r in rows for a in r["annotations"] for k in a} == ANNOTATION_KEYS
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    shape = next(line for line in readme.splitlines() if line.startswith("| `json`, `jsonl` |"))
+    for key in ROW_KEYS | ANNOTATION_KEYS:
+        assert f'"{key}"' in shape, key
