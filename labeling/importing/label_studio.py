@@ -22,6 +22,7 @@ import orjson
 
 from labeling.importing.parsers import RowError
 from labeling.importing.rows import CHOICE_TYPES, RowProblem, RowReader, external_id_of
+from labeling.models import TaskType
 
 # Keys the converter writes on every row, whatever the labeling config.
 SIGNATURE = frozenset({"annotator", "annotation_id", "created_at", "updated_at", "lead_time"})
@@ -58,7 +59,8 @@ class FlatRows:
         self.results: set[str] = set()
         self.data_keys: set[str] = set()
         self.labels = set(reader.labels)
-        self.choices = reader.task_type in CHOICE_TYPES
+        # The converter writes a single chosen label as a bare string (multi-label too).
+        self.choices = reader.task_type in (*CHOICE_TYPES, TaskType.MULTI_LABEL)
 
     # --- one value -------------------------------------------------------------------------
     def parsed(self, value: Any) -> Any:

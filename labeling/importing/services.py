@@ -53,7 +53,7 @@ def import_format_detect(*, name: str, fmt: str | None = None) -> str:
     return detected
 
 
-def _base_url_check(url: str) -> str:
+def media_base_url_check(url: str) -> str:
     url = url.strip()
     if not url:
         return ""
@@ -82,7 +82,7 @@ def import_job_create(
     (400) or a file over FAIRLABEL_IMPORT_MAX_BYTES (413)."""
     name = posixpath.basename(str(file.name or "upload").replace("\\", "/")) or "upload"
     fmt = import_format_detect(name=name, fmt=fmt)
-    media_base_url = _base_url_check(media_base_url or "")
+    media_base_url = media_base_url_check(media_base_url or "")
     size = file.size or 0
     limit = settings.FAIRLABEL_IMPORT_MAX_BYTES
     for upload, field in ((file, "file"), (media, "media")):

@@ -194,7 +194,20 @@ def sentiment_export(*, full_predictions: bool) -> list[dict]:
             ],
             [_prediction(31, 11, [_choice("p", "neg")])] if full_predictions else [31],
         ),
-        _task(12, {"text": TEXTS[1]}, [_annotation(23, 12, [_choice("b", "neg")])], []),
+        _task(
+            12,
+            {"text": TEXTS[1]},
+            # An export may spell the annotator out: only its id may travel.
+            [
+                _annotation(
+                    23,
+                    12,
+                    [_choice("b", "neg")],
+                    completed_by={"id": 3, "email": "ann@example.org"},
+                )
+            ],
+            [],
+        ),
         _task(13, {"text": TEXTS[2]}, [], []),
         _task(
             14,
@@ -254,6 +267,7 @@ def test_label_studio_json_export_imports_unchanged(run, owner, full_predictions
             ],
         ),
     ]
+    assert b"ann@example.org" not in orjson.dumps([t.predictions for t in project.tasks.all()])
     full = project.tasks.order_by("id").first().predictions
     assert full[0].get("score") == (0.75 if full_predictions else None)
 
@@ -277,6 +291,38 @@ def test_label_studio_flat_exports_group_rows_by_task(run, owner, tmp_path, fmt,
             {"text": TEXTS[3]},
             [("annotation", {"label": "pos"}), ("annotation", {"label": "neg"})],
         ),
+    ]
+
+
+TOPICS = (
+    '<View><Text name="text" value="$text"/><Choices name="topic" toName="text" '
+    'choice="multiple"><Choice value="tech"/><Choice value="sports"/></Choices></View>'
+)
+
+
+def _topics(region_id: str, *values: str) -> dict:
+    return _choice(region_id, "") | {"from_name": "topic", "value": {"choices": list(values)}}
+
+
+@pytest.mark.parametrize("fmt", ["JSON", "JSON_MIN", "CSV", "TSV"])
+def test_label_studio_multi_label_in_every_export_type(run, owner, tmp_path, fmt):
+    # The converter writes one chosen label as a bare string, several as {"choices": [...]}.
+    project = project_factory(owner, task_type=TaskType.MULTI_LABEL, labels=["tech", "sports"])
+    tasks = [
+        _task(1, {"text": TEXTS[0]}, [_annotation(5, 1, [_topics("t1", "tech")])], []),
+        _task(2, {"text": TEXTS[2]}, [_annotation(6, 2, [_topics("t2", "tech", "sports")])], []),
+        _task(3, {"text": TEXTS[3]}, [], []),
+    ]
+    content = orjson.dumps(tasks) if fmt == "JSON" else converted(tasks, TOPICS, fmt, tmp_path)
+    extension = {"JSON": "json", "JSON_MIN": "json", "CSV": "csv", "TSV": "tsv"}[fmt]
+    job = run(project, f"x.{extension}", content)
+    assert job.status == "done", job.errors
+    assert [
+        (t.data, [p["result"] for p in t.predictions or []]) for t in project.tasks.order_by("id")
+    ] == [
+        ({"text": TEXTS[0]}, [{"labels": ["tech"]}]),
+        ({"text": TEXTS[2]}, [{"labels": ["tech", "sports"]}]),
+        ({"text": TEXTS[3]}, []),
     ]
 
 
@@ -863,3 +909,30 @@ def test_every_key_a_json_row_can_hold_is_in_the_readme(tmp_path, fmt):
     shape = next(line for line in readme.splitlines() if line.startswith("| `json`, `jsonl` |"))
     for key in ROW_KEYS | ANNOTATION_KEYS:
         assert f'"{key}"' in shape, key
+
+
+def test_the_import_command_takes_the_media_zip_and_the_base_url(owner, tmp_path):
+    from django.core.management import CommandError, call_command
+
+    project = project_factory(owner, task_type=TaskType.IMAGE_CLASSIFICATION)
+    tasks = tmp_path / "export.json"
+    tasks.write_bytes(_references())
+    media = tmp_path / "media.zip"
+    media.write_bytes(make_zip({"3f2a1b0c-chat noir.png": png()}))
+    with pytest.raises(CommandError, match="1 problem"):
+        call_command(
+            "import_tasks", str(project.pk), str(tasks), format="label_studio", media=str(media)
+        )
+    call_command(
+        "import_tasks",
+        str(project.pk),
+        str(tasks),
+        format="label_studio",
+        media=str(media),
+        media_base_url="https://cdn.example.org/",
+    )
+    first, second, _third = project.tasks.order_by("id")
+    assert first.data["image"].startswith("/media-protected/")
+    assert second.data["image"] == "https://cdn.example.org/photos/chien.png"
+    with pytest.raises(CommandError, match="http"):
+        call_command("import_tasks", str(project.pk), str(tasks), media_base_url="ftp://x")
