@@ -183,6 +183,8 @@ def csv_safe(value: Any) -> str:
     text = value if isinstance(value, str) else orjson.dumps(value).decode()
     if text.startswith(FORMULA_START) and not PLAIN_NUMBER.fullmatch(text):
         return "'" + text
+    if text[:1] == "'" and text[1:2] and text[1:2] in FORMULA_START:
+        return "'" + text  # so that the import, removing one quote, gives this text back
     return text
 
 

@@ -331,7 +331,13 @@ class _CsvColumns:
 
 
 def _unescape_formula(cell: str) -> str:
-    return cell[1:] if cell[:1] == "'" and cell[1:2] in FORMULA_START else cell
+    """Undo csv_safe: the quote it put before a formula-like text, or before a text that
+    itself began with a quote and a formula character."""
+    if cell[:1] != "'":
+        return cell
+    if cell[1:2] in FORMULA_START or (cell[1:2] == "'" and cell[2:3] in FORMULA_START):
+        return cell[1:]
+    return cell
 
 
 def _typed_cells(cells: dict[str, Any], typed: str) -> dict[str, Any]:

@@ -786,33 +786,34 @@ CSV_ROWS = [
     {"id": "=1+1", "data": {"text": '=HYPERLINK("http://x")', "tags": ["a", "b"], "n": 3}},
     {"id": "é", "data": {"text": TEXTS[1], "extra": {"k": "v"}}, "categories": []},
     {"data": {"text": TEXTS[2] + "\n" + TEXTS[0], "n": "007"}},
+    {"data": {"text": "'=already quoted", "n": "'-5"}},
 ]
+
+
+CSV_RESULTS = [{"label": "pos"}, None, None, None, None]
 
 
 def test_csv_reads_in_pandas_with_numbers_as_numbers(tmp_path):
     import pandas
 
-    project = _labeled(
-        TaskType.TEXT_CLASSIFICATION, CSV_ROWS, [{"label": "pos"}, None, None, None], ["pos", "neg"]
-    )
+    project = _labeled(TaskType.TEXT_CLASSIFICATION, CSV_ROWS, CSV_RESULTS, ["pos", "neg"])
     frame = pandas.read_csv(_export(project, "csv", tmp_path), keep_default_na=False)
-    assert list(frame["external_id"]) == ["-5", "'=1+1", "é", ""]
+    assert list(frame["external_id"]) == ["-5", "'=1+1", "é", "", ""]
     assert list(frame["text"]) == [
         "-5",
         '\'=HYPERLINK("http://x")',
         TEXTS[1],
         TEXTS[2] + "\n" + TEXTS[0],
+        "''=already quoted",
     ]
     assert str(frame["n"][0]) == "-5"  # a number, not the text '-5
-    assert list(frame["label:pos"]) == [1, 0, 0, 0]
+    assert list(frame["label:pos"]) == [1, 0, 0, 0, 0]
 
 
 def test_a_fairlabel_csv_reimports_to_the_same_ids_and_data(tmp_path):
     from django.core.management import call_command
 
-    source = _labeled(
-        TaskType.TEXT_CLASSIFICATION, CSV_ROWS, [{"label": "pos"}, None, None, None], ["pos", "neg"]
-    )
+    source = _labeled(TaskType.TEXT_CLASSIFICATION, CSV_ROWS, CSV_RESULTS, ["pos", "neg"])
     path = _export(source, "csv", tmp_path)
     target = project_factory(task_type=TaskType.TEXT_CLASSIFICATION, labels=["pos", "neg"])
     call_command("import_tasks", str(target.pk), str(path), format="csv")
@@ -936,3 +937,11 @@ def test_the_import_command_takes_the_media_zip_and_the_base_url(owner, tmp_path
     assert second.data["image"] == "https://cdn.example.org/photos/chien.png"
     with pytest.raises(CommandError, match="http"):
         call_command("import_tasks", str(project.pk), str(tasks), media_base_url="ftp://x")
+
+
+def test_a_json_min_export_imports_as_label_studio_too(run, owner, tmp_path):
+    project = project_factory(owner, labels=["pos", "neg"])
+    content = converted(sentiment_export(full_predictions=False), SENTIMENT, "JSON_MIN", tmp_path)
+    job = run(project, "a.json", content, fmt="label_studio")
+    assert job.status == "done", job.errors
+    assert [t.external_id for t in project.tasks.order_by("id")] == ["11", "12", "13", "14"]
