@@ -359,10 +359,20 @@ def with_next(body: dict, *, wanted: bool, annotator, project: Project) -> dict:
     return body
 
 
+class ImageSizeIn(serializers.Serializer):
+    width = serializers.IntegerField(min_value=1, max_value=1_000_000)
+    height = serializers.IntegerField(min_value=1, max_value=1_000_000)
+
+
 class SubmitIn(serializers.Serializer):
     result = ResultField()
     next = serializers.BooleanField(
         required=False, default=False, help_text="Also claim and return the next task."
+    )
+    image_size = ImageSizeIn(
+        required=False,
+        help_text="Image tasks: the image's size in pixels as the client read it; kept in "
+        "the task's data when the data does not give width and height.",
     )
 
 
@@ -409,6 +419,11 @@ class SubmitApi(APIView):
             annotator=request.user,
             assignment_id=assignment_id,
             result=data.validated_data["result"],
+            image_size=(
+                (size["width"], size["height"])
+                if (size := data.validated_data.get("image_size"))
+                else None
+            ),
         )
         annotation = outcome.annotation
         body = {

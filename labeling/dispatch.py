@@ -493,11 +493,18 @@ class SubmitOutcome:
 
 
 def annotation_submit(
-    *, annotator, assignment_id: int, result: object, now: datetime | None = None
+    *,
+    annotator,
+    assignment_id: int,
+    result: object,
+    now: datetime | None = None,
+    image_size: tuple[int, int] | None = None,
 ) -> SubmitOutcome:
     """Store the annotation once. Repeating the submit returns the same annotation. A submit
     after expiry takes the slot back if it is still free; otherwise the work is kept as an
-    extra annotation (`is_extra`) and never dropped."""
+    extra annotation (`is_extra`) and never dropped. `image_size`, the (width, height) in
+    pixels the annotator's browser read from an image task's image, is kept in the task's
+    data when the data does not give it yet: box exports need it."""
     now = now or timezone.now()
     with transaction.atomic():
         assignment = _own_assignment_locked(annotator=annotator, assignment_id=assignment_id)
@@ -555,10 +562,22 @@ def annotation_submit(
         )
         if not is_extra:
             _execute(_COUNT_ANNOTATION, [assignment.task_id])
+        if image_size is not None:
+            _image_size_keep(assignment.task, project, image_size)
         hooks_call(
             "submitted", assignment=assignment, annotation=annotation, context=context, now=now
         )
     return SubmitOutcome(annotation, created=True)
+
+
+def _image_size_keep(task: Task, project: Project, size: tuple[int, int]) -> None:
+    """The image's pixel size, read where it is first opened, joins the data that lacks it."""
+    data = task.data
+    if project.task_type not in (TaskType.IMAGE_CLASSIFICATION, TaskType.IMAGE_BOXES):
+        return
+    if not isinstance(data, dict) or "width" in data or "height" in data:
+        return
+    Task.objects.filter(pk=task.pk).update(data={**data, "width": size[0], "height": size[1]})
 
 
 def assignment_skip(*, annotator, assignment_id: int, now: datetime | None = None) -> Assignment:

@@ -266,6 +266,10 @@ class ImportJob(Job):
     )
     file = models.FileField(upload_to="imports/%Y/%m/", max_length=500)
     original_name = models.CharField(max_length=255, blank=True)
+    # Where images the tasks reference by a path a browser cannot load come from
+    # (labeling.importing.media): a zip uploaded alongside, or a base URL.
+    media = models.FileField(upload_to="imports/%Y/%m/", max_length=500, blank=True)
+    media_base_url = models.URLField(max_length=500, blank=True)
     format = models.CharField(max_length=16, choices=ImportFormat.choices)
     size_bytes = models.BigIntegerField(default=0)
     bytes_read = models.BigIntegerField(default=0)

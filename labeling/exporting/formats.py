@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import csv
 import io
+import posixpath
 import re
 import shutil
 import tempfile
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, BinaryIO
+from urllib.parse import unquote, urlsplit
 
 import orjson
 from django.utils import timezone
@@ -25,7 +28,8 @@ from labeling.models import ExportFormat, Project, TaskType
 CLASSIFICATION = {TaskType.TEXT_CLASSIFICATION, TaskType.IMAGE_CLASSIFICATION}
 # A spreadsheet runs a cell starting with one of these as a formula (OWASP "CSV injection").
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-TOKEN = re.compile(r"\w+|[^\w\s]")
+# A plain number is not a formula: "-5" stays -5 in a spreadsheet and in pandas.
+PLAIN_NUMBER = re.compile(r"-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 
 
 @dataclass(slots=True)
@@ -177,16 +181,37 @@ def csv_safe(value: Any) -> str:
     if value is None:
         return ""
     text = value if isinstance(value, str) else orjson.dumps(value).decode()
-    return "'" + text if text.startswith(FORMULA_START) else text
+    if text.startswith(FORMULA_START) and not PLAIN_NUMBER.fullmatch(text):
+        return "'" + text
+    if text[:1] == "'" and text[1:2] and text[1:2] in FORMULA_START:
+        return "'" + text  # so that the import, removing one quote, gives this text back
+    return text
+
+
+def _json_cell(value: Any) -> str:
+    """A data value that is not a string, as JSON (a formula-looking one escaped)."""
+    return csv_safe(orjson.dumps(value).decode())
 
 
 class CsvWriter(Writer):
-    """One row per task: id, external_id, the data fields as columns, the annotations as JSON,
-    then per label the number of annotations that used it (and the majority when asked)."""
+    """One row per task: id, external_id, categories, the data fields as columns, `json_fields`
+    (which of this row's data cells hold JSON rather than text), the annotations as JSON, then
+    per label the number of annotations that used it (and the majority when asked). A data
+    cell is the string as it is, or, for any other value, its JSON; a field the task does not
+    have is an empty cell named in json_fields (empty is not JSON). So a re-import gives back
+    exactly the same data, types included."""
 
     extension = "csv"
     content_type = "text/csv"
-    RESERVED = ("id", "external_id", "annotations", "majority", "agreement")
+    RESERVED = (
+        "id",
+        "external_id",
+        "categories",
+        "json_fields",
+        "annotations",
+        "majority",
+        "agreement",
+    )
 
     def begin(self) -> None:
         self.text = io.TextIOWrapper(self.out, encoding="utf-8", newline="", write_through=True)
@@ -195,10 +220,13 @@ class CsvWriter(Writer):
             key if key not in self.RESERVED and not key.startswith("label:") else f"data.{key}"
             for key in self.data_keys
         ]
+        self.data_columns = data_columns
         header = [
             "id",
             "external_id",
+            "categories",
             *data_columns,
+            "json_fields",
             "annotations",
             *(f"label:{value}" for value in self.label_values),
         ]
@@ -224,10 +252,21 @@ class CsvWriter(Writer):
             data = row.data
             counts = self._label_counts(row)
             annotations = orjson.dumps([a.as_dict() for a in row.annotations]).decode()
+            data_cells = []
+            typed = []
+            for key, column in zip(self.data_keys, self.data_columns, strict=True):
+                value = data.get(key)
+                if isinstance(value, str):
+                    data_cells.append(csv_safe(value))
+                    continue
+                typed.append(column)
+                data_cells.append("" if key not in data else _json_cell(value))
             cells = [
                 str(row.id),
                 csv_safe(row.external_id),
-                *(csv_safe(data.get(key)) for key in self.data_keys),
+                "" if row.categories_json is None else csv_safe(row.categories_json),
+                *data_cells,
+                csv_safe(orjson.dumps(typed).decode() if typed else ""),
                 csv_safe(annotations),
                 *(str(counts[v]) for v in self.label_values),
             ]
@@ -316,24 +355,35 @@ class LabelStudioWriter(JsonWriter):
                 for n, s in enumerate(result["spans"])
             ]
         width, height = _size(row.data)
+        if result["boxes"] and not (width and height):
+            raise ImageSizeUnknown(row.id)
         items = []
         for n, box in enumerate(result["boxes"]):
-            if width and height:
-                value = {
-                    "x": box["x"] * 100 / width,
-                    "y": box["y"] * 100 / height,
-                    "width": box["w"] * 100 / width,
-                    "height": box["h"] * 100 / height,
-                }
-            else:
-                # Unknown image size: Label Studio wants percent; pixels are the best we have.
-                value = {"x": box["x"], "y": box["y"], "width": box["w"], "height": box["h"]}
-            value |= {"rotation": 0, "rectanglelabels": [box["label"]]}
+            value = {
+                "x": box["x"] * 100 / width,
+                "y": box["y"] * 100 / height,
+                "width": box["w"] * 100 / width,
+                "height": box["h"] * 100 / height,
+                "rotation": 0,
+                "rectanglelabels": [box["label"]],
+            }
             item = self._item(f"{prefix}-{n}", "rectanglelabels", value)
-            if width and height:
-                item |= {"original_width": width, "original_height": height, "image_rotation": 0}
+            item |= {"original_width": width, "original_height": height, "image_rotation": 0}
             items.append(item)
         return items
+
+
+class ImageSizeUnknown(Exception):
+    """A task has boxes but its image's pixel size is not known: Label Studio's percent values
+    cannot be written (pixels in percent fields would be silently wrong)."""
+
+    def __init__(self, task_id: int) -> None:
+        super().__init__(
+            f"task {task_id}: its image's pixel size is unknown (no width and height in its "
+            "data), so its boxes cannot be given in percent; open the task once in Fairlabel "
+            "or add width and height to its data"
+        )
+        self.task_id = task_id
 
 
 def _size(data: dict[str, Any]) -> tuple[float | None, float | None]:
@@ -344,8 +394,91 @@ def _size(data: dict[str, Any]) -> tuple[float | None, float | None]:
     return (width, height) if valid else (None, None)
 
 
-def tokens_of(text: str) -> list[tuple[str, int, int]]:
-    return [(m.group(), m.start(), m.end()) for m in TOKEN.finditer(text)]
+# --- CoNLL 2003 -------------------------------------------------------------------------------
+# Characters that never start a token of their own: combining marks, joiners, variation
+# selectors, emoji skin tones and tag characters.
+_JOINERS = {"\u200c", "\u200d"}
+_SEPARATORS = {"\u200b", "\u2060", "\ufeff"}
+# Scripts written without spaces between words: each character is a token, so that any span
+# over them maps to whole tokens.
+_NO_SPACE_RANGES = (
+    (0x0E00, 0x0EFF),  # Thai, Lao
+    (0x1000, 0x109F),  # Myanmar
+    (0x1780, 0x17FF),  # Khmer
+    (0x3040, 0x30FF),  # Hiragana, Katakana
+    (0x31F0, 0x31FF),  # Katakana extensions
+    (0x3400, 0x4DBF),  # CJK extension A
+    (0x4E00, 0x9FFF),  # CJK unified ideographs
+    (0xF900, 0xFAFF),  # CJK compatibility ideographs
+    (0xFF66, 0xFF9F),  # half-width Katakana
+    (0x20000, 0x3134F),  # CJK extensions B-G
+)
+
+
+def _attaches(char: str) -> bool:
+    code = ord(char)
+    return (
+        unicodedata.category(char) in ("Mn", "Mc", "Me")
+        or char in _JOINERS
+        or 0xFE00 <= code <= 0xFE0F
+        or 0xE0100 <= code <= 0xE01EF
+        or 0x1F3FB <= code <= 0x1F3FF
+        or 0xE0020 <= code <= 0xE007F
+    )
+
+
+def _no_space(code: int) -> bool:
+    return any(low <= code <= high for low, high in _NO_SPACE_RANGES)
+
+
+def _is_regional(char: str) -> bool:
+    return 0x1F1E6 <= ord(char) <= 0x1F1FF
+
+
+def tokens_of(
+    text: str, boundaries: frozenset[int] | set[int] = frozenset()
+) -> list[tuple[str, int, int]]:
+    """(token, start, end) in `text`. White space separates tokens and is never part of one;
+    a run of letters, digits and connectors is a word; any other character (punctuation, a
+    symbol, an emoji) is a token of its own, and so is each character of a script written
+    without spaces (Chinese, Japanese, Thai, Lao, Khmer, Myanmar). Combining marks, joiners,
+    variation selectors and skin tones stay with the character before them (an emoji joined
+    by ZWJ, a pair of regional indicators is one token). A new token always begins at each
+    offset in `boundaries` (the spans' starts and ends), so no token crosses a span."""
+    tokens: list[tuple[str, int, int]] = []
+    start = -1  # the current token's start, -1 when none
+    kind = ""  # "word", or "single" (closed to anything but attached characters)
+    joined = False  # the previous character was a ZWJ: the next one joins the token
+    regional = 0  # regional indicators in the current token
+    for i, char in enumerate(text):
+        if start >= 0 and i in boundaries:
+            tokens.append((text[start:i], start, i))
+            start = -1
+        if char.isspace() or char in _SEPARATORS:
+            if start >= 0:
+                tokens.append((text[start:i], start, i))
+                start = -1
+            continue
+        if start >= 0 and (_attaches(char) or joined):
+            joined = char == "\u200d"
+            continue
+        joined = False
+        code = ord(char)
+        word = (char.isalnum() or char == "_") and not _no_space(code)
+        if start >= 0:
+            if word and kind == "word":
+                continue
+            if _is_regional(char) and regional == 1:
+                regional = 2
+                continue
+            tokens.append((text[start:i], start, i))
+        start = i
+        kind = "word" if word else "single"
+        regional = 1 if _is_regional(char) else 0
+        joined = False
+    if start >= 0:
+        tokens.append((text[start:], start, len(text)))
+    return tokens
 
 
 def bio_tags(tokens: list[tuple[str, int, int]], spans: list[dict[str, Any]]) -> list[str]:
@@ -381,10 +514,15 @@ def majority_tags(per_annotation: list[list[str]]) -> list[str]:
 
 
 class Conll2003Writer(Writer):
-    """CoNLL 2003 NER: `token -X- _ TAG` per line, one document per labeled task, each opened
-    by `-DOCSTART- -X- -X- O` and closed by a blank line. Tags come from the first annotation,
-    or from a per-token majority vote when asked. Tasks nobody labeled are left out: all-O
-    documents would teach a model that they hold no entities."""
+    """CoNLL 2003 NER: four columns separated by one space, `token POS chunk NER`, with `-X-`
+    in the POS column and `_` in the chunk column (Fairlabel tags neither) and the entity as
+    IOB2 (`B-` opens every entity). One document per labeled task, opened by
+    `-DOCSTART- -X- -X- O` and a blank line and closed by a blank line. Tokens are cut by
+    tokens_of at every span boundary of every annotation of the task, so each entity is whole
+    tokens and its character offsets come back by finding the tokens in the task's text in
+    order. Tags come from the first annotation, or from a per-token majority vote when asked.
+    Tasks nobody labeled are left out: all-O documents would teach a model that they hold no
+    entities."""
 
     extension = "conll"
     content_type = "text/plain; charset=utf-8"
@@ -395,7 +533,13 @@ class Conll2003Writer(Writer):
             if not row.annotations:
                 continue
             text = row.data.get("text") or ""
-            tokens = tokens_of(text)
+            boundaries = {
+                offset
+                for a in row.annotations
+                for span in a.result.get("spans") or []
+                for offset in (span["start"], span["end"])
+            }
+            tokens = tokens_of(text, boundaries)
             if self.majority:
                 tags = majority_tags(
                     [bio_tags(tokens, a.result.get("spans") or []) for a in row.annotations]
@@ -410,10 +554,22 @@ class Conll2003Writer(Writer):
         self.out.write("".join(parts).encode())
 
 
+def file_name_of(data: dict[str, Any]) -> str:
+    """The image's own name: the zip member's path for images imported from a zip (its data's
+    `name`), else the last segment of its URL's path, percent-decoded."""
+    name = data.get("name")
+    if isinstance(name, str) and name:
+        return name
+    path = urlsplit(str(data.get("image") or "")).path
+    return unquote(posixpath.basename(path))
+
+
 class CocoWriter(Writer):
-    """COCO detection JSON: `images` (one per task), `annotations` (one per box of every
-    annotation, bbox [x, y, w, h] in pixels) and `categories` (the project's labels, ids from 1).
-    Images go straight to the file; boxes wait in a temporary file and are appended at the end."""
+    """COCO detection JSON: `images` (one per task: `file_name` the image's own name, `width`
+    and `height` in pixels), `annotations` (one per box of every annotation: `bbox` [x, y, w, h]
+    in pixels, the same box as a polygon `segmentation`, `area`, `iscrowd` 0) and `categories`
+    (the project's labels, ids from 1). Images go straight to the file; boxes wait in a
+    temporary file and are appended at the end."""
 
     def begin(self) -> None:
         self.categories = {value: n for n, value in enumerate(self.label_values, 1)}
@@ -444,7 +600,7 @@ class CocoWriter(Writer):
             width, height = _size(data)
             image: dict[str, Any] = {
                 "id": row.id,
-                "file_name": url.rsplit("/", 1)[-1],
+                "file_name": file_name_of(data),
                 "coco_url": url,
                 "width": width,
                 "height": height,
@@ -461,6 +617,9 @@ class CocoWriter(Writer):
                                 "image_id": row.id,
                                 "category_id": self.categories.get(box["label"]),
                                 "bbox": [x, y, w, h],
+                                # The box as a polygon, clockwise from its top-left corner:
+                                # pycocotools' annToMask and annToRLE need one.
+                                "segmentation": [[x, y, x + w, y, x + w, y + h, x, y + h]],
                                 "area": w * h,
                                 "iscrowd": 0,
                                 "annotation_id": annotation.id,

@@ -24,6 +24,18 @@ class ImportIn(serializers.Serializer):
         help_text=f"One of {', '.join(ImportFormat.values)}; detected from the file name when "
         "absent.",
     )
+    media = serializers.FileField(
+        required=False,
+        help_text="Image projects: a zip of the images the tasks reference by paths a browser "
+        "cannot load (Label Studio's /data/upload/..., /data/local-files/?d=..., s3://...).",
+    )
+    media_base_url = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=500,
+        help_text="Image projects: the http(s) address those images are served from; each "
+        "reference's path is appended to it.",
+    )
 
 
 class ImportErrorOut(serializers.Serializer):
@@ -64,6 +76,8 @@ class ProjectImportsApi(APIView):
             user=request.user,
             file=data.validated_data["file"],
             fmt=data.validated_data.get("format") or None,
+            media=data.validated_data.get("media"),
+            media_base_url=data.validated_data.get("media_base_url") or "",
         )
         job.refresh_from_db()
         return Response(

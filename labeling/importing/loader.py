@@ -10,7 +10,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import IO, Any
+from itertools import chain
+from typing import IO, TYPE_CHECKING, Any
 
 import orjson
 from django.conf import settings
@@ -19,11 +20,16 @@ from django.db import connection, transaction
 from labeling.categories import ALL_MASK, effective_mask
 from labeling.exporting.formats import FORMULA_START  # what the CSV export escapes
 from labeling.importing import parsers
+from labeling.importing.label_studio import FlatRows, is_label_studio_flat
 from labeling.importing.parsers import ByteCounter, FileError, RowError
 from labeling.importing.rows import RowProblem, RowReader, categories_from_cell, external_id_of
-from labeling.models import ImportFormat, Project, Task
+from labeling.models import ImportFormat, Project, Task, TaskType
+
+if TYPE_CHECKING:
+    from labeling.importing.media import MediaResolver
 
 BATCH_ROWS = 20_000
+IMAGE_TYPES = (TaskType.IMAGE_CLASSIFICATION, TaskType.IMAGE_BOXES)
 ANALYZE_AFTER_ROWS = 10_000
 TASK_TABLE = Task._meta.db_table
 COLUMNS = (
@@ -301,6 +307,7 @@ class _CsvColumns:
     drop: tuple[str, ...]
     rename: tuple[tuple[str, str], ...]  # ("data.key", "key")
     annotations: bool
+    typed: bool = False  # a `json_fields` column names the cells that hold JSON
 
     @classmethod
     def of(cls, names: list[str]) -> _CsvColumns:
@@ -319,11 +326,40 @@ class _CsvColumns:
                 raise FileError(
                     1, f"the columns {key} and data.{key} both name the data field {key}"
                 )
-        return cls(ext, tuple(drop), rename, True)
+        return cls(ext, tuple(drop), rename, True, "json_fields" in names)
 
 
 def _unescape_formula(cell: str) -> str:
-    return cell[1:] if cell[:1] == "'" and cell[1:2] in FORMULA_START else cell
+    """Undo csv_safe: the quote it put before a formula-like text, or before a text that
+    itself began with a quote and a formula character."""
+    if cell[:1] != "'":
+        return cell
+    if cell[1:2] in FORMULA_START or (cell[1:2] == "'" and cell[2:3] in FORMULA_START):
+        return cell[1:]
+    return cell
+
+
+def _typed_cells(cells: dict[str, Any], typed: str) -> dict[str, Any]:
+    """A Fairlabel CSV export's `json_fields`: the columns whose cell is JSON (a number, true,
+    false, null, a list or an object), an empty one meaning the task has no such field."""
+    try:
+        names = orjson.loads(_unescape_formula(typed))
+    except orjson.JSONDecodeError as exc:
+        raise RowProblem("the json_fields cell is not a JSON list of column names") from exc
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise RowProblem("the json_fields cell is not a JSON list of column names")
+    for name in names:
+        if name not in cells:
+            raise RowProblem(f"json_fields names {name!r}, which is not a column")
+        cell = cells[name]
+        if cell == "":
+            del cells[name]
+            continue
+        try:
+            cells[name] = orjson.loads(cell)
+        except orjson.JSONDecodeError as exc:
+            raise RowProblem(f"the {name} cell is not JSON, as json_fields says") from exc
+    return cells
 
 
 def _csv_rows(records: Iterator[tuple[int, Any]], reader: RowReader) -> Iterator[tuple[int, Any]]:
@@ -345,12 +381,16 @@ def _csv_rows(records: Iterator[tuple[int, Any]], reader: RowReader) -> Iterator
                 del cells[name]
             categories = cells.pop("categories", None)
             annotations = cells.pop("annotations", None) if columns.annotations else None
-            if columns.rename:
-                names = dict(columns.rename)
-                cells = {names.get(name, name): cell for name, cell in cells.items()}
+            typed = cells.pop("json_fields", "") if columns.typed else ""
             if columns.annotations:
                 # A Fairlabel export wrote "'" before cells a spreadsheet would run as formulas.
                 cells = {name: _unescape_formula(cell) for name, cell in cells.items()}
+                ext = None if ext is None else _unescape_formula(ext)
+            if typed:
+                cells = _typed_cells(cells, typed)
+            if columns.rename:
+                names = dict(columns.rename)
+                cells = {names.get(name, name): cell for name, cell in cells.items()}
             predictions = None
             if annotations is not None and annotations.strip():
                 try:
@@ -371,14 +411,33 @@ def _csv_rows(records: Iterator[tuple[int, Any]], reader: RowReader) -> Iterator
             yield line, RowError(str(exc))
 
 
+def _label_studio_flat(
+    records: Iterator[tuple[int, Any]], reader: RowReader, *, cells: bool
+) -> tuple[bool, Iterator[tuple[int, Any]]]:
+    """Whether the file is a Label Studio JSON_MIN/CSV/TSV export (its first row says), and
+    the records, none lost to the look."""
+    records = iter(records)
+    first = next(records, None)
+    if first is None:
+        return False, records
+    records = chain([first], records)
+    if is_label_studio_flat(first[1]):
+        return True, FlatRows(reader, cells=cells).rows(records)
+    return False, records
+
+
 def _records(fmt: str, counter: ByteCounter, reader: RowReader) -> Iterator[tuple[int, Any]]:
     stream = parsers.utf8_stream(counter)
-    if fmt == ImportFormat.JSONL:
-        return parsers.jsonl_records(stream)
-    if fmt in (ImportFormat.JSON, ImportFormat.LABEL_STUDIO):
-        return parsers.json_list_records(stream)
+    if fmt in (ImportFormat.JSONL, ImportFormat.JSON, ImportFormat.LABEL_STUDIO):
+        records = (
+            parsers.jsonl_records(stream)
+            if fmt == ImportFormat.JSONL
+            else parsers.json_list_records(stream)
+        )
+        return _label_studio_flat(records, reader, cells=False)[1]
     if fmt == ImportFormat.CSV:
-        return _csv_rows(parsers.csv_records(stream), reader)
+        flat, records = _label_studio_flat(parsers.csv_records(stream), reader, cells=True)
+        return records if flat else _csv_rows(records, reader)
     raise ValueError(f"no row reader for {fmt!r}")
 
 
@@ -411,15 +470,63 @@ def tasks_import(
     on_progress: ProgressCallback | None = None,
     progress_seconds: float = 1.0,
     progress_rows: int = 50_000,
+    media: IO[bytes] | None = None,
+    media_base_url: str = "",
 ) -> ImportOutcome:
     """Import a file of tasks into `project`, all or nothing. Never raises for bad input: the
-    outcome lists the errors (and imported is 0 when there are any)."""
+    outcome lists the errors (and imported is 0 when there are any). In an image project,
+    image references a browser cannot load are resolved through `media` (a zip) or
+    `media_base_url` (labeling.importing.media)."""
     if fmt == ImportFormat.IMAGES_ZIP:
         from labeling.importing.images import images_import
 
         return images_import(project=project, stream=stream, size=size, on_progress=on_progress)
     counter = ByteCounter(stream)
     errors = ErrorList()
+    outcome = ImportOutcome()
+    resolver = None
+    if project.task_type in IMAGE_TYPES:
+        from labeling.importing.media import MediaProblem, MediaResolver
+
+        try:
+            resolver = MediaResolver(project_id=project.pk, archive=media, base_url=media_base_url)
+        except MediaProblem as exc:
+            errors.add(None, str(exc))
+            outcome.errors, outcome.error_count = errors.items, errors.count
+            return outcome
+    try:
+        outcome = _tasks_import(
+            project=project,
+            counter=counter,
+            fmt=fmt,
+            size=size,
+            on_progress=on_progress,
+            progress_seconds=progress_seconds,
+            progress_rows=progress_rows,
+            resolver=resolver,
+            errors=errors,
+        )
+    except BaseException:
+        if resolver is not None:
+            resolver.discard()
+        raise
+    if resolver is not None and not outcome.ok:
+        resolver.discard()
+    return outcome
+
+
+def _tasks_import(
+    *,
+    project: Project,
+    counter: ByteCounter,
+    fmt: str,
+    size: int,
+    on_progress: ProgressCallback | None,
+    progress_seconds: float,
+    progress_rows: int,
+    resolver: MediaResolver | None,
+    errors: ErrorList,
+) -> ImportOutcome:
     outcome = ImportOutcome()
     reader = RowReader(project, label_studio=fmt == ImportFormat.LABEL_STUDIO)
     always_unwrap = fmt == ImportFormat.LABEL_STUDIO
@@ -498,6 +605,12 @@ def tasks_import(
                     if text.__class__ is not str or not text:
                         error(line, reader.missing_field(data))
                         continue
+                    if resolver is not None:
+                        try:
+                            resolver.resolve(data, required, store=not failed)
+                        except resolver.Problem as exc:
+                            error(line, str(exc))
+                            continue
                     try:
                         blob = dumps(data)
                         predicted = None if predictions is None else dumps(predictions)

@@ -10,6 +10,7 @@ import csv
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import chain
 from typing import IO, Any
 
 import orjson
@@ -371,7 +372,11 @@ def _text_lines(stream: ByteCounter) -> Iterator[str]:
 def csv_records(stream: ByteCounter) -> Iterator[tuple[int, Any]]:
     """Rows as {column: cell}; the header names the columns. Cells stay text."""
     csv.field_size_limit(MAX_ROW_BYTES)
-    reader = csv.reader(_text_lines(stream))
+    text = _text_lines(stream)
+    first = next(text, None)
+    # TSV (Label Studio's TSV export, spreadsheets' "tab-separated") is told by its header.
+    delimiter = "\t" if first is not None and first.count("\t") > first.count(",") else ","
+    reader = csv.reader(chain([] if first is None else [first], text), delimiter=delimiter)
     try:
         header = next(reader, None)
     except csv.Error as exc:

@@ -68,6 +68,14 @@ class RowReader:
         self.required = REQUIRED_FIELD[TaskType(project.task_type)]
         self.labels = [label["value"] for label in project.labels]
         self.label_studio = label_studio
+        self.image_size: tuple[Any, Any] | None = None
+
+    def keep_image_size(self, data: dict[str, Any]) -> None:
+        """An image's pixel size learned from Label Studio regions (`original_width`,
+        `original_height`) is kept in the task's data when the data does not give it."""
+        if self.image_size is not None and "width" not in data and "height" not in data:
+            data["width"], data["height"] = self.image_size
+        self.image_size = None
 
     def missing_field(self, data: Any) -> str:
         return task_row_check(project=self.project, data=data) or "the task data is not valid"
@@ -77,6 +85,7 @@ class RowReader:
         carries any of the wrapper keys."""
         data = obj.get("data")
         if isinstance(data, dict):
+            self.image_size = None
             if "external_id" in obj:
                 ext = obj["external_id"]
             else:
@@ -95,6 +104,7 @@ class RowReader:
                 labels = self.annotations_of(annotations, data)
                 if labels:
                     predictions = labels if predictions is None else predictions + labels
+            self.keep_image_size(data)
             return (
                 data,
                 external_id_of(ext),
@@ -120,8 +130,13 @@ class RowReader:
             raise RowProblem("predictions must be a list")
         cleaned = []
         for n, prediction in enumerate(value, 1):
+            if isinstance(prediction, int) and not isinstance(prediction, bool):
+                # Label Studio's Export page may give predictions by id only: nothing to import.
+                continue
             if not isinstance(prediction, dict):
                 raise RowProblem(f"prediction {n} must be an object")
+            if prediction.get("result") == [] and self.task_type in CHOICE_TYPES:
+                continue  # an empty Label Studio prediction chooses nothing
             item: dict[str, Any] = {
                 "result": self.result_of(prediction.get("result"), data, f"prediction {n}")
             }
@@ -130,7 +145,10 @@ class RowReader:
                 if isinstance(score, bool) or not isinstance(score, int | float):
                     raise RowProblem(f"prediction {n}: the score must be a number")
                 item["score"] = score
-            model = prediction.get("model", prediction.get("model_version"))
+            # Label Studio exports `model` too: null, or the id of its ML backend.
+            model = prediction.get("model")
+            if not isinstance(model, str) or not model:
+                model = prediction.get("model_version")
             if model is not None and model != "":
                 item["model"] = str(model)[:200]
             cleaned.append(item)
@@ -147,8 +165,10 @@ class RowReader:
         for n, annotation in enumerate(value, 1):
             if not isinstance(annotation, dict):
                 raise RowProblem(f"annotation {n} must be an object")
-            if annotation.get("was_cancelled") is True:
+            if annotation.get("was_cancelled") is True or annotation.get("skipped") is True:
                 continue
+            if annotation.get("result") == [] and self.task_type in CHOICE_TYPES:
+                continue  # submitted empty in Label Studio: it chooses nothing
             numbered.append((n, annotation))
         ids = [a.get("id") for _, a in numbered]
         if len(numbered) > 1 and all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
@@ -165,6 +185,8 @@ class RowReader:
             annotator = annotation.get(
                 "annotator", meta.get("annotator") if isinstance(meta, dict) else None
             )
+            if annotator is None:
+                annotator = _label_studio_user(annotation.get("completed_by"))
             item["model"] = (
                 f"annotation:{annotator}"[:200]
                 if isinstance(annotator, str) and annotator
@@ -189,6 +211,8 @@ class RowReader:
         spans: list[dict[str, Any]] = []
         boxes: list[dict[str, Any]] = []
         for region in regions:
+            if isinstance(region, dict) and region.get("type") == "relation":
+                continue  # a link between two regions: nothing Fairlabel labels
             if not isinstance(region, dict) or not isinstance(region.get("value"), dict):
                 raise RowProblem(f"{where}: each result region needs a value object")
             kind = region.get("type")
@@ -201,7 +225,8 @@ class RowReader:
                         {"start": value.get("start"), "end": value.get("end"), "label": label}
                     )
             elif kind == "rectanglelabels":
-                width, height = region.get("original_width"), region.get("original_height")
+                width = region.get("original_width", value.get("original_width"))
+                height = region.get("original_height", value.get("original_height"))
                 if not (_number(width) and _number(height) and width > 0 and height > 0):
                     raise RowProblem(
                         f"{where}: a rectangle needs original_width and "
@@ -211,6 +236,7 @@ class RowReader:
                 if not all(_number(c) for c in coords):
                     raise RowProblem(f"{where}: a rectangle needs numeric x, y, width, height")
                 x, y, w, h = coords
+                self.image_size = (width, height)
                 for label in _strings(value.get("rectanglelabels"), where, "rectanglelabels"):
                     boxes.append(
                         {
@@ -234,6 +260,19 @@ class RowReader:
         if self.task_type == TaskType.TEXT_SPANS:
             return {"spans": spans}
         return {"boxes": boxes}
+
+
+CHOICE_TYPES = (TaskType.TEXT_CLASSIFICATION, TaskType.IMAGE_CLASSIFICATION)
+
+
+def _label_studio_user(value: Any) -> str | None:
+    """Label Studio's `completed_by`: a user id, or an object with one. Never the e-mail an
+    export may carry: suggestions name no person."""
+    if isinstance(value, dict):
+        value = value.get("id")
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"label-studio-user-{value}"
+    return None
 
 
 def _strings(value: Any, where: str, key: str) -> list[str]:

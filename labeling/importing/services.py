@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import posixpath
+from contextlib import nullcontext
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.files import File
@@ -23,6 +25,7 @@ FORMAT_BY_EXTENSION = {
     ".ndjson": ImportFormat.JSONL,
     ".json": ImportFormat.JSON,
     ".csv": ImportFormat.CSV,
+    ".tsv": ImportFormat.CSV,
     ".zip": ImportFormat.IMAGES_ZIP,
 }
 
@@ -50,25 +53,58 @@ def import_format_detect(*, name: str, fmt: str | None = None) -> str:
     return detected
 
 
-def import_job_create(*, project: Project, user, file: File, fmt: str | None = None) -> ImportJob:
-    """Store the upload and enqueue its import after commit. Raises DomainError for an unknown
-    format (400) or a file over FAIRLABEL_IMPORT_MAX_BYTES (413)."""
+def media_base_url_check(url: str) -> str:
+    url = url.strip()
+    if not url:
+        return ""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or len(url) > 500:
+        raise DomainError(
+            "invalid",
+            "The media base URL must be an http:// or https:// address.",
+            field="media_base_url",
+        )
+    return url
+
+
+def import_job_create(
+    *,
+    project: Project,
+    user,
+    file: File,
+    fmt: str | None = None,
+    media: File | None = None,
+    media_base_url: str = "",
+) -> ImportJob:
+    """Store the upload and enqueue its import after commit. `media` (a zip of images) and
+    `media_base_url` resolve the images the tasks reference by paths a browser cannot load
+    (labeling.importing.media). Raises DomainError for an unknown format or a bad base URL
+    (400) or a file over FAIRLABEL_IMPORT_MAX_BYTES (413)."""
     name = posixpath.basename(str(file.name or "upload").replace("\\", "/")) or "upload"
     fmt = import_format_detect(name=name, fmt=fmt)
+    media_base_url = media_base_url_check(media_base_url or "")
     size = file.size or 0
     limit = settings.FAIRLABEL_IMPORT_MAX_BYTES
-    if size > limit:
-        raise DomainError(
-            "too_large",
-            f"The file has {size:,} bytes; the limit is {limit:,}.",
-            status=413,
-            field="file",
-        )
+    for upload, field in ((file, "file"), (media, "media")):
+        if upload is not None and (upload.size or 0) > limit:
+            raise DomainError(
+                "too_large",
+                f"The file has {upload.size:,} bytes; the limit is {limit:,}.",
+                status=413,
+                field=field,
+            )
     with transaction.atomic():
         job = ImportJob(
-            project=project, created_by=user, original_name=name[:255], format=fmt, size_bytes=size
+            project=project,
+            created_by=user,
+            original_name=name[:255],
+            format=fmt,
+            size_bytes=size,
+            media_base_url=media_base_url,
         )
         job.file.save(name, file, save=False)
+        if media is not None:
+            job.media.save("media.zip", media, save=False)
         job.save()
         job_enqueue(job=job)
     return job
@@ -121,6 +157,10 @@ _FRESH = {
 }
 
 
+def _media_of(job: ImportJob):
+    return job.media.open("rb") if job.media else nullcontext()
+
+
 def import_job_run(*, job_id: int) -> ImportJob | None:
     """Run an import job once (labeling/jobs): a job done, failed, gone or held by a live run
     is left alone; one whose worker died (its lease lapsed) runs again from the start. All or
@@ -140,13 +180,15 @@ def import_job_run(*, job_id: int) -> ImportJob | None:
     try:
         with claim.heartbeat(), transaction.atomic():
             try:
-                with job.file.open("rb") as stream:
+                with job.file.open("rb") as stream, _media_of(job) as media:
                     outcome = tasks_import(
                         project=project,
                         stream=stream,
                         fmt=job.format,
                         size=job.size_bytes,
                         on_progress=writer,
+                        media=media,
+                        media_base_url=job.media_base_url,
                     )
             except DatabaseError as exc:
                 # A concurrent import of the same external ids: its savepoint is rolled back.

@@ -38,7 +38,12 @@ def import_upload(request, project_id: int):
         if upload is None:
             raise DomainError("invalid", "Choose a file to import.")
         job = services.import_job_create(
-            project=project, user=request.user, file=upload, fmt=request.POST.get("format") or None
+            project=project,
+            user=request.user,
+            file=upload,
+            fmt=request.POST.get("format") or None,
+            media=request.FILES.get("media"),
+            media_base_url=request.POST.get("media_base_url") or "",
         )
     except DomainError as exc:
         if request.htmx:

@@ -266,7 +266,12 @@
     setBusy(true);
     let response;
     try {
-      response = await api(urlFor(cfg.urls.submit, task.assignment), { result, next: true });
+      const body = { result, next: true };
+      // The image's pixel size, which box exports need, joins a task whose data lacks it.
+      if (IS_IMAGE && ui.image && ui.image.naturalWidth && ui.image.naturalHeight) {
+        body.image_size = { width: ui.image.naturalWidth, height: ui.image.naturalHeight };
+      }
+      response = await api(urlFor(cfg.urls.submit, task.assignment), body);
     } catch (_) {
       setBusy(false);
       say(T.network, "error");

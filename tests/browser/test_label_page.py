@@ -332,6 +332,10 @@ def test_image_boxes_by_mouse_move_resize_delete_zoom_and_a_suggestion(page):
     for got, want in zip(drawn["boxes"], expected, strict=True):
         for key in ("x", "y", "w", "h"):
             assert got[key] == pytest.approx(want[key], abs=1), (key, got, want)
+    # The page sent the size it read: box exports (COCO, Label Studio) need it.
+    assert [t.data for t in project.tasks.order_by("id")] == [
+        {"image": IMAGE, "width": 400, "height": 300}
+    ] * 2
 
 
 def test_sensitive_text_stays_hidden_until_shown(page):

@@ -159,8 +159,10 @@ def test_csv_columns_label_counts_and_formula_escaping(tmp_path):
     assert list(rows[0]) == [
         "id",
         "external_id",
+        "categories",
         "text",
         "source",
+        "json_fields",
         "annotations",
         "label:pos",
         "label:neg",
@@ -180,7 +182,7 @@ def test_csv_escapes_every_dangerous_start_and_prefixes_colliding_fields(tmp_pat
     from labeling.services import tasks_create
 
     project = project_factory(task_type=TaskType.TEXT_CLASSIFICATION)
-    texts = ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx", "plain"]
+    texts = ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx", "plain", "-1.5e3", "-1-1"]
     tasks_create(
         project=project,
         rows=[{"data": {"text": t, "id": "inner"}, "id": f"=e{n}"} for n, t in enumerate(texts)],
@@ -188,8 +190,19 @@ def test_csv_escapes_every_dangerous_start_and_prefixes_colliding_fields(tmp_pat
     _, path = export(project, "csv", tmp_path)
     rows = list(csv.reader(io.StringIO(path.read_bytes().decode(), newline="")))
     header, body = rows[0], rows[1:]
-    assert header[:4] == ["id", "external_id", "text", "data.id"]
-    assert [r[2] for r in body] == ["'=1+1", "'+1", "'-1", "'@SUM(A1)", "'\tx", "'\rx", "plain"]
+    assert header[:5] == ["id", "external_id", "categories", "text", "data.id"]
+    # A plain number is no formula: -1 stays a number for spreadsheets and pandas.
+    assert [r[3] for r in body] == [
+        "'=1+1",
+        "'+1",
+        "-1",
+        "'@SUM(A1)",
+        "'\tx",
+        "'\rx",
+        "plain",
+        "-1.5e3",
+        "'-1-1",
+    ]
     assert all(r[1].startswith("'=e") for r in body)
 
 
@@ -431,7 +444,7 @@ def test_api_export_flow_with_downloads(owner, client_for, django_capture_on_com
     with zipfile.ZipFile(io.BytesIO(b"".join(archive.streaming_content))) as zipped:
         names = zipped.namelist()
         assert len(names) == 2 and names[0].endswith(".csv")
-        assert zipped.read(names[0]).startswith(b"id,external_id,text")
+        assert zipped.read(names[0]).startswith(b"id,external_id,categories,text")
         assert orjson.loads(zipped.read(names[1]))["tasks"] == 2
 
 

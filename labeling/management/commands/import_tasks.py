@@ -1,16 +1,17 @@
-"""manage.py import_tasks PROJECT FILE [--format F]: the same import as the page and the API,
-run here and now, with a progress bar on stderr."""
+"""manage.py import_tasks PROJECT FILE [--format F] [--media ZIP] [--media-base-url URL]: the
+same import as the page and the API, run here and now, with a progress bar on stderr."""
 
 from __future__ import annotations
 
 import os
 import time
+from contextlib import nullcontext
 
 from django.core.management.base import BaseCommand, CommandError
 
 from fairlabel.errors import DomainError
 from labeling.importing.loader import Progress, tasks_import
-from labeling.importing.services import import_format_detect
+from labeling.importing.services import import_format_detect, media_base_url_check
 from labeling.models import ImportFormat, Project
 
 BAR_WIDTH = 30
@@ -28,22 +29,44 @@ class Command(BaseCommand):
             default=None,
             help="detected from the file name when absent",
         )
+        parser.add_argument(
+            "--media",
+            default=None,
+            help="image projects: a zip of the images the tasks reference by Label Studio "
+            "paths (/data/upload/..., /data/local-files/?d=...)",
+        )
+        parser.add_argument(
+            "--media-base-url",
+            default="",
+            help="image projects: the http(s) address those images are served from",
+        )
 
-    def handle(self, *args, project: int, file: str, format: str | None, **options):
+    def handle(
+        self,
+        *args,
+        project: int,
+        file: str,
+        format: str | None,
+        media: str | None = None,
+        media_base_url: str = "",
+        **options,
+    ):
         found = Project.objects.filter(pk=project).first()
         if found is None:
             raise CommandError(f"No project with id {project}.")
         try:
             fmt = import_format_detect(name=file, fmt=format)
+            media_base_url = media_base_url_check(media_base_url)
         except DomainError as exc:
             raise CommandError(exc.detail) from exc
         try:
             size = os.path.getsize(file)
             stream = open(file, "rb")  # closed by the with block below
+            media_stream = open(media, "rb") if media else nullcontext()
         except OSError as exc:
-            raise CommandError(f"Cannot read {file}: {exc.strerror}") from exc
+            raise CommandError(f"Cannot read {exc.filename}: {exc.strerror}") from exc
         started = time.monotonic()
-        with stream:
+        with stream, media_stream as media_file:
             outcome = tasks_import(
                 project=found,
                 stream=stream,
@@ -51,6 +74,8 @@ class Command(BaseCommand):
                 size=size,
                 on_progress=self._bar(started),
                 progress_seconds=0.2,
+                media=media_file,
+                media_base_url=media_base_url,
             )
         self._bar(started)(
             Progress(outcome.bytes_read or size, size, outcome.total, outcome.imported)
