@@ -12,7 +12,11 @@ NAVIGATION = {
         ("labeling:project_create", _("New project")),
     ],
     Role.AUDITOR: [("labeling:auditor_home", _("Projects under audit"))],
-    Role.ADMIN: [("admin:index", _("Administration"))],
+    Role.ADMIN: [
+        ("labeling:project_list", _("All projects")),
+        ("labeling:auditor_home", _("Audit")),
+        ("admin:index", _("Administration")),
+    ],
 }
 
 

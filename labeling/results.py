@@ -30,6 +30,18 @@ def labels_normalize(raw: Any) -> list[dict[str, str]]:
     labels: list[dict[str, str]] = []
     seen_values: set[str] = set()
     seen_keys: set[str] = set()
+    # Colours the owner chose are taken first: an automatic colour never repeats one of them.
+    chosen = {
+        str(item["color"]).lower()
+        for item in raw
+        if isinstance(item, dict) and isinstance(item.get("color"), str) and item["color"]
+    }
+    automatic = _free_colors(chosen)
+    taken_keys = {
+        str(item["hotkey"]).lower()
+        for item in raw
+        if isinstance(item, dict) and item.get("hotkey") is not None
+    }
     for index, item in enumerate(raw):
         if isinstance(item, str):
             item = {"value": item}
@@ -51,7 +63,7 @@ def labels_normalize(raw: Any) -> list[dict[str, str]]:
                 "invalid_labels", f"The label {value!r} is listed twice.", field="labels"
             )
         seen_values.add(value)
-        color = str(item.get("color") or PALETTE[index % len(PALETTE)])
+        color = str(item.get("color") or next(automatic))
         if not (
             len(color) == 7
             and color.startswith("#")
@@ -62,7 +74,13 @@ def labels_normalize(raw: Any) -> list[dict[str, str]]:
             )
         hotkey = item.get("hotkey")
         if hotkey is None:
-            hotkey = HOTKEYS[index] if index < len(HOTKEYS) else ""
+            # Like colours: an automatic key never takes one the owner (or the stored labels)
+            # already gave another label; adding a label to 1, 2, 3 gives it 4, not 3 again.
+            wanted = HOTKEYS[index] if index < len(HOTKEYS) else ""
+            if not wanted or wanted in taken_keys:
+                wanted = next((k for k in HOTKEYS if k not in taken_keys), "")
+            hotkey = wanted
+            taken_keys.add(hotkey)
         hotkey = str(hotkey).lower()
         if hotkey:
             if len(hotkey) != 1 or hotkey in RESERVED_KEYS or _has_control(hotkey):
@@ -80,6 +98,29 @@ def labels_normalize(raw: Any) -> list[dict[str, str]]:
     if len(labels) > 200:
         raise DomainError("invalid_labels", "A project has at most 200 labels.", field="labels")
     return labels
+
+
+def _free_colors(taken: set[str]):
+    """The palette's colours not taken, then further distinct hues (golden-angle steps), so
+    that up to 200 labels keep colours of their own."""
+    for color in PALETTE:
+        if color not in taken:
+            taken.add(color)
+            yield color
+    hue = 0.0
+    while True:
+        hue = (hue + 137.508) % 360
+        color = _hsl_hex(hue, 0.65, 0.42)
+        if color not in taken:
+            taken.add(color)
+            yield color
+
+
+def _hsl_hex(hue: float, saturation: float, lightness: float) -> str:
+    import colorsys
+
+    r, g, b = colorsys.hls_to_rgb(hue / 360, lightness, saturation)
+    return "#" + "".join(f"{round(c * 255):02x}" for c in (r, g, b))
 
 
 def _has_control(text: str) -> bool:

@@ -13,7 +13,9 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.db.models.functions import Greatest
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from fairlabel.errors import DomainError
 from labeling.categories import is_sensitive
@@ -147,6 +149,8 @@ def project_update(*, project: Project, **changes: Any) -> Project:
                 "The task type cannot change once tasks are imported.",
                 field="task_type",
             )
+        if "labels" in fields:
+            _refuse_removing_used_labels(project=locked, new_labels=fields["labels"])
         old_overlap = locked.annotations_per_task
         old_categories = locked.content_categories
         new_overlap = fields.get("annotations_per_task", old_overlap)
@@ -183,6 +187,30 @@ def project_update(*, project: Project, **changes: Any) -> Project:
     return locked
 
 
+def _refuse_removing_used_labels(*, project: Project, new_labels: list[dict]) -> None:
+    """A label that annotations already use cannot be removed (nor renamed): the exports would
+    drop its column while the majority still names it, and the work done with it would lose
+    its meaning. Labels can always be added."""
+    from labeling.models import Annotation
+    from labeling.selectors import result_has_label
+
+    kept = {lab["value"] for lab in new_labels}
+    removed = [lab["value"] for lab in project.labels if lab["value"] not in kept]
+    annotations = Annotation.objects.filter(project=project)
+    used = [v for v in removed if annotations.filter(result_has_label(project, v)).exists()]
+    if used:
+        raise DomainError(
+            "labels_in_use",
+            _(
+                "Annotations already use %(labels)s: a label in use cannot be removed or "
+                "renamed. Keep it (you may add others)."
+            )
+            % {"labels": ", ".join(f"“{v}”" for v in used)},
+            field="labels",
+            labels=used,
+        )
+
+
 def project_publish(*, project: Project) -> Project:
     with transaction.atomic():
         locked = Project.objects.select_for_update(no_key=True).get(pk=project.pk)
@@ -207,13 +235,44 @@ def project_pause(*, project: Project) -> Project:
 
 def task_row_check(*, project: Project, data: Any) -> str | None:
     """Why a row's data cannot be a task of this project, or None."""
+    from fairlabel.messages import Message
+
     if not isinstance(data, dict) or not data:
-        return "the task data must be a non-empty JSON object"
+        return Message(gettext_noop("the task data must be a non-empty JSON object"))
     field = REQUIRED_FIELD[TaskType(project.task_type)]
-    value = data.get(field)
-    if not isinstance(value, str) or not value:
-        return f"missing the field {field!r} (a non-empty string) that {project.task_type} needs"
+    # The task type by its name, as the owner chose it in the form: never its code.
+    with translation.override(None):  # the label's msgid, translated when shown
+        kind = Message(str(TaskType(project.task_type).label))
+    if field not in data:
+        return Message(
+            gettext_noop("the field “%(field)s” is missing: tasks of type “%(kind)s” need it"),
+            field=field,
+            kind=kind,
+        )
+    value = data[field]
+    if not isinstance(value, str):
+        return Message(
+            gettext_noop("the field “%(field)s” must be text (a string in quotes), not %(what)s"),
+            field=field,
+            what=_json_kind(value),
+        )
+    if not value:
+        return Message(gettext_noop("the field “%(field)s” is empty"), field=field)
     return None
+
+
+def _json_kind(value: Any):
+    from fairlabel.messages import Message
+
+    if isinstance(value, bool):
+        return Message(gettext_noop("true/false"))
+    if isinstance(value, int | float):
+        return Message(gettext_noop("the number %(n)s"), n=value)
+    if isinstance(value, list):
+        return Message(gettext_noop("a list"))
+    if isinstance(value, dict):
+        return Message(gettext_noop("an object"))
+    return "null"
 
 
 def tasks_create(*, project: Project, rows: Iterable[dict[str, Any]]) -> int:
