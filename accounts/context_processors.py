@@ -20,7 +20,20 @@ NAVIGATION = {
 }
 
 
+# The role as people read it in the top bar, in their language (not the group's code).
+ROLE_NAMES = {
+    Role.ANNOTATOR: _("annotator"),
+    Role.OWNER: _("owner"),
+    Role.AUDITOR: _("auditor"),
+    Role.ADMIN: _("admin"),
+}
+
+
 def navigation(request):
     role = role_of(getattr(request, "user", None))
     links = [{"url": reverse(name), "label": label} for name, label in NAVIGATION.get(role, [])]
-    return {"nav_links": links, "user_role": role.value if role else None}
+    return {
+        "nav_links": links,
+        "user_role": role.value if role else None,
+        "user_role_name": ROLE_NAMES.get(role, "") if role else "",
+    }

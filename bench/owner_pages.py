@@ -128,9 +128,8 @@ def load(n: int):
             for t in ids[::1000]
         ]
     )
-    print(
-        f"loaded {n:,} tasks, {len(labeled):,} annotations in {time.perf_counter() - started:.1f} s"
-    )
+    took = time.perf_counter() - started
+    print(f"loaded {n:,} tasks, {len(labeled):,} annotations in {took:.1f} s", flush=True)
     return project, owner, annotators
 
 
@@ -173,7 +172,8 @@ def measure(project, owner, annotators, runs: int) -> None:
         rows = len(re.findall(rb'aria-label="Task \d+"', response.content))
         print(
             f"{name:<28} {statistics.median(times):>10.1f} {max(times):>9.1f} "
-            f"{len(queries):>8} {rows:>5}"
+            f"{len(queries):>8} {rows:>5}",
+            flush=True,
         )
 
 

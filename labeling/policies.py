@@ -355,7 +355,10 @@ def labeling_rules(*, user, now: datetime, policies: dict) -> list[RuleDoc]:
                 "A project cannot be published if its price per task implies less than "
                 "%(f)s %(c)s an hour."
             )
-            % {"f": policies["FAIRLABEL_FLOOR_HOURLY"], "c": settings.FAIRLABEL_CURRENCY},
+            % {
+                "f": money_text(policies["FAIRLABEL_FLOOR_HOURLY"]),
+                "c": settings.FAIRLABEL_CURRENCY,
+            },
             source=_("Prolific's recommended minimum (£9 / $12 per hour)."),
             codes=("below_floor",),
         ),
@@ -389,6 +392,13 @@ def implied_hourly(*, price_per_task: Decimal, seconds_per_task: int | Decimal) 
     return rate.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
+def money_text(amount: Decimal | int) -> str:
+    """An amount as the reader writes it ("12.00", "12,00"): messages are read, not parsed."""
+    from django.utils.formats import number_format
+
+    return number_format(Decimal(amount), 2)
+
+
 def publish_rate_check(*, project) -> DomainError | None:
     """A project whose implied hourly rate is under the floor cannot be published."""
     floor = settings.FAIRLABEL_FLOOR_HOURLY
@@ -406,7 +416,12 @@ def publish_rate_check(*, project) -> DomainError | None:
             "The implied rate %(rate)s %(cur)s/h is under the floor of %(floor)s %(cur)s/h: "
             "raise the price to at least %(needed)s per task."
         )
-        % {"rate": shown, "cur": project.currency, "floor": floor, "needed": needed},
+        % {
+            "rate": money_text(shown),
+            "cur": project.currency,
+            "floor": money_text(floor),
+            "needed": money_text(needed),
+        },
         rule=rule_url("fair-pay-floor"),
         implied_hourly=str(shown),
         floor_hourly=str(floor),

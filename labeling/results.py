@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext as _
+
 from fairlabel.errors import DomainError
 from labeling.models import Category, TaskType
 
@@ -26,7 +28,7 @@ RESERVED_KEYS = {"s", "z", "enter", " "}
 def labels_normalize(raw: Any) -> list[dict[str, str]]:
     """Strings or {"value", "color"?, "hotkey"?} objects -> [{"value", "color", "hotkey"}]."""
     if not isinstance(raw, list) or not raw:
-        raise DomainError("invalid_labels", "Give at least one label.", field="labels")
+        raise DomainError("invalid_labels", _("Give at least one label."), field="labels")
     labels: list[dict[str, str]] = []
     seen_values: set[str] = set()
     seen_keys: set[str] = set()
@@ -48,19 +50,22 @@ def labels_normalize(raw: Any) -> list[dict[str, str]]:
         if not isinstance(item, dict) or not isinstance(item.get("value"), str):
             raise DomainError(
                 "invalid_labels",
-                f"Label {index + 1} must be a string or an object with a value.",
+                _("Label %(n)s must be a string or an object with a value.") % {"n": index + 1},
                 field="labels",
             )
         value = item["value"].strip()
         if not value or len(value) > 100 or _has_control(value):
             raise DomainError(
                 "invalid_labels",
-                f"Label {index + 1} must have 1 to 100 characters, none of them control ones.",
+                _("Label %(n)s must have 1 to 100 characters, none of them control ones.")
+                % {"n": index + 1},
                 field="labels",
             )
         if value in seen_values:
             raise DomainError(
-                "invalid_labels", f"The label {value!r} is listed twice.", field="labels"
+                "invalid_labels",
+                _("The label “%(label)s” is listed twice.") % {"label": value},
+                field="labels",
             )
         seen_values.add(value)
         color = str(item.get("color") or next(automatic))
@@ -70,7 +75,9 @@ def labels_normalize(raw: Any) -> list[dict[str, str]]:
             and all(c in "0123456789abcdefABCDEF" for c in color[1:])
         ):
             raise DomainError(
-                "invalid_labels", f"The colour of {value!r} must look like #1a2b3c.", field="labels"
+                "invalid_labels",
+                _("The colour of “%(label)s” must look like #1a2b3c.") % {"label": value},
+                field="labels",
             )
         hotkey = item.get("hotkey")
         if hotkey is None:
@@ -86,17 +93,20 @@ def labels_normalize(raw: Any) -> list[dict[str, str]]:
             if len(hotkey) != 1 or hotkey in RESERVED_KEYS or _has_control(hotkey):
                 raise DomainError(
                     "invalid_labels",
-                    f"The hotkey of {value!r} must be one key other than S, Z, Enter or Space.",
+                    _("The hotkey of “%(label)s” must be one key other than S, Z, Enter or Space.")
+                    % {"label": value},
                     field="labels",
                 )
             if hotkey in seen_keys:
                 raise DomainError(
-                    "invalid_labels", f"The hotkey {hotkey!r} is used twice.", field="labels"
+                    "invalid_labels",
+                    _("The hotkey “%(key)s” is used twice.") % {"key": hotkey},
+                    field="labels",
                 )
             seen_keys.add(hotkey)
         labels.append({"value": value, "color": color.lower(), "hotkey": hotkey})
     if len(labels) > 200:
-        raise DomainError("invalid_labels", "A project has at most 200 labels.", field="labels")
+        raise DomainError("invalid_labels", _("A project has at most 200 labels."), field="labels")
     return labels
 
 

@@ -43,11 +43,7 @@ def project_get(*, user, project_id: int) -> Project:
 def project_for_labeling(*, project_id: int) -> Project:
     """A project an annotator may open: published, or paused or closed after it was (its page
     then says so). Drafts stay unknown to annotators."""
-    project = (
-        Project.objects.exclude(status=Project.Status.DRAFT)
-        .filter(pk=project_id, published_at__isnull=False)
-        .first()
-    )
+    project = Project.objects.exclude(status=Project.Status.DRAFT).filter(pk=project_id).first()
     if project is None:
         raise Http404
     return project

@@ -50,7 +50,7 @@ def _price(value: Any) -> Decimal:
     if isinstance(value, float):
         raise DomainError(
             "invalid_price",
-            'Send the price as a decimal string, like "0.10".',
+            _('Send the price as a decimal string, like "0.10".'),
             field="price_per_task",
         )
     if isinstance(value, Decimal) and value.is_finite():
@@ -60,8 +60,8 @@ def _price(value: Any) -> Decimal:
     if not isinstance(value, str) or not _PRICE.fullmatch(value.strip()):
         raise DomainError(
             "invalid_price",
-            f"The price must be a decimal string from 0.00 to {_PRICE_MAX}, "
-            "with at most 2 decimals.",
+            _("The price must be a decimal string from 0.00 to %(max)s, with at most 2 decimals.")
+            % {"max": _PRICE_MAX},
             field="price_per_task",
         )
     return Decimal(value.strip()).quantize(Decimal("0.01"))
@@ -72,7 +72,7 @@ def _clean(fields: dict[str, Any]) -> dict[str, Any]:
     if "title" in cleaned:
         cleaned["title"] = str(cleaned["title"]).strip()
         if not cleaned["title"]:
-            raise DomainError("invalid_title", "Give the project a title.", field="title")
+            raise DomainError("invalid_title", _("Give the project a title."), field="title")
     if "task_type" in cleaned and cleaned["task_type"] not in TaskType.values:
         raise DomainError(
             "invalid_task_type",
@@ -90,7 +90,7 @@ def _clean(fields: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= 50:
             raise DomainError(
                 "invalid_overlap",
-                "Annotations per task must be 1 to 50.",
+                _("Annotations per task must be 1 to 50."),
                 field="annotations_per_task",
             )
     if "estimated_seconds_per_task" in cleaned:
@@ -98,7 +98,7 @@ def _clean(fields: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(s, int) or isinstance(s, bool) or not 1 <= s <= 86400:
             raise DomainError(
                 "invalid_estimate",
-                "Estimated seconds must be 1 to 86400.",
+                _("Estimated seconds must be 1 to 86400."),
                 field="estimated_seconds_per_task",
             )
     return cleaned
@@ -146,7 +146,7 @@ def project_update(*, project: Project, **changes: Any) -> Project:
         if "task_type" in fields and fields["task_type"] != locked.task_type and has_tasks:
             raise DomainError(
                 "task_type_locked",
-                "The task type cannot change once tasks are imported.",
+                _("The task type cannot change once tasks are imported."),
                 field="task_type",
             )
         if "labels" in fields:
@@ -159,8 +159,10 @@ def project_update(*, project: Project, **changes: Any) -> Project:
             # overlap, and their release would then hand the task out again.
             raise DomainError(
                 "overlap_locked",
-                "Annotations per task can go down only while nobody holds a task of this "
-                "project: pause it and wait for the open assignments to end.",
+                _(
+                    "Annotations per task can go down only while nobody holds a task of this "
+                    "project: pause it and wait for the open assignments to end."
+                ),
                 field="annotations_per_task",
             )
         for name, value in fields.items():

@@ -280,6 +280,8 @@ def label(request, project_id: int):
             "loading": _("Loading the next task…"),
             "saved": _("Saved"),
             "savedNone": _("Saved: none of the labels applies"),
+            "savedNoSpan": _("Saved: nothing to mark in this text"),
+            "savedNoBox": _("Saved: nothing to box in this image"),
             "showFirst": _(
                 "This text is hidden: show it first (Enter), or skip it (S) with no penalty."
             ),

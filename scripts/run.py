@@ -25,7 +25,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-GRACE_SECONDS = 10.0
+GRACE_SECONDS = 20.0
 
 
 @dataclass
@@ -51,6 +51,9 @@ def programs(*, host: str, port: int, python: str) -> list[Program]:
 
 def port_free(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        # As the web server binds: connections of a server just stopped (TIME_WAIT) do not
+        # make the port busy; a server listening on it does.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError:
@@ -129,10 +132,9 @@ class Supervisor:
         order = sorted(self.progs, key=lambda p: p.name != "web")
         for prog in order:
             if prog.process is not None and prog.process.poll() is None:
-                try:
-                    os.killpg(prog.process.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
+                # The program itself, not its group: Celery's main process then shuts its pool
+                # down warmly (a SIGTERM to each pool child is logged as an error).
+                prog.process.terminate()
         deadline = time.monotonic() + GRACE_SECONDS
         for prog in order:
             if prog.process is None:

@@ -92,6 +92,7 @@ MATRIX: list[tuple] = [
     # --- pages: home, health, accounts, admin ---------------------------------------------------
     ("",                                              "GET",   "/",                                   _,            LOGIN,     302,       302,       302,   302,        302,     302),  # noqa: E501
     ("healthz",                                       "GET",   "/healthz",                            _,            200,       200,       200,       200,   200,        200,     200),  # noqa: E501
+    ("favicon.ico",                                   "GET",   "/favicon.ico",                        _,            301,       301,       301,       301,   301,        301,     301),  # noqa: E501
     ("accounts/login/",                               "GET",   "/accounts/login/",                    _,            200,       302,       302,       302,   302,        302,     302),  # noqa: E501
     ("accounts/logout/",                              "POST",  "/accounts/logout/",                   _,            302,       302,       302,       302,   302,        302,     302),  # noqa: E501
     ("accounts/logout/",                              "GET",   "/accounts/logout/",                   _,            405,       405,       405,       405,   405,        405,     405),  # noqa: E501

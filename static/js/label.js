@@ -285,7 +285,7 @@
         renderToday();
       }
       const saved = slotTaken ? `${T.savedExtra}. ${response.data.detail}`
-        : (TYPE === "multi_label" && !result.labels.length ? T.savedNone : T.saved);
+        : savedText(result);
       say(saved, "ok");
       savedNote = saved;
       const next = nextOf(response);
@@ -294,6 +294,14 @@
       setBusy(false);
       say(errorText(response), "error");
     }
+  }
+
+  // An empty answer is an answer: the status says what it meant.
+  function savedText(result) {
+    if (TYPE === "multi_label" && !result.labels.length) return T.savedNone;
+    if (TYPE === "text_spans" && !result.spans.length) return T.savedNoSpan;
+    if (TYPE === "image_boxes" && !result.boxes.length) return T.savedNoBox;
+    return T.saved;
   }
 
   async function skip() {

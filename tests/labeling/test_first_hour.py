@@ -239,3 +239,26 @@ def test_an_added_label_gets_a_key_of_its_own():
     labels = labels_normalize(kept)
     assert [lab["hotkey"] for lab in labels] == ["1", "3", "2"]
     assert len({lab["color"] for lab in labels}) == 3
+
+
+def test_favicon_ico_is_the_apps_icon(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301 and response["Location"].endswith("favicon.svg")
+
+
+def test_the_project_form_gives_the_services_reasons_in_french(client):
+    owner = user_factory("owner")
+    client.force_login(owner)
+    response = client.post(
+        "/projects/new/",
+        {
+            "title": "Avis",
+            "task_type": "text_classification",
+            "labels": "bon\nbon",
+            "annotations_per_task": 1,
+            "price_per_task": "0.10",
+            "estimated_seconds_per_task": 20,
+        },
+        HTTP_ACCEPT_LANGUAGE="fr",
+    )
+    assert "L&#x27;étiquette « bon » figure deux fois." in response.content.decode()
