@@ -253,3 +253,15 @@ def test_the_task_page_draws_the_boxes_on_the_image(open_page):
     scale = image["width"] / 400
     assert first["x"] - image["x"] == pytest.approx(64 * scale, abs=3)
     assert first["width"] == pytest.approx(320 * scale, abs=4)
+
+
+def test_an_empty_span_answer_says_what_it_means(open_page):
+    project = project_factory(task_type=TaskType.TEXT_SPANS, tasks=2, publish=True)
+    annotator = user_factory("annotator")
+    page = open_page()
+    _login(page, annotator, "en")
+    page.goto(f"/label/{project.pk}/")
+    _wait_task(page)
+    page.keyboard.press("Enter")
+    expect(page.get_by_test_id("status")).to_have_text("Saved: nothing to mark in this text")
+    assert [a.result for a in Annotation.objects.filter(annotator=annotator)] == [{"spans": []}]

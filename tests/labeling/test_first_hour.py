@@ -262,3 +262,19 @@ def test_the_project_form_gives_the_services_reasons_in_french(client):
         HTTP_ACCEPT_LANGUAGE="fr",
     )
     assert "L&#x27;étiquette « bon » figure deux fois." in response.content.decode()
+
+
+def test_the_top_bar_names_the_role_not_its_code(client):
+    owner = user_factory("owner", username="olga")
+    client.force_login(owner)
+    html = client.get("/projects/", HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    assert re.search(r'data-testid="who">olga · propriétaire<', html)
+
+
+def test_the_rules_page_writes_the_floor_the_readers_way(client, settings):
+    from decimal import Decimal
+
+    settings.FAIRLABEL_FLOOR_HOURLY = Decimal("12.00")
+    french = client.get("/rules/", HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    assert "12,00 USD" in french and "12.00" not in french
+    assert "12.00 USD" in client.get("/rules/").content.decode()
