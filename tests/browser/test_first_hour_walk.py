@@ -239,6 +239,16 @@ def test_the_language_menu_keeps_its_width_on_a_phone(open_page):
     assert page_width <= 390
 
 
+def test_an_owners_task_list_fits_a_phone(open_page):
+    """The task table used to widen the whole page past 390 px (it scrolls in its card now)."""
+    project = project_factory(tasks=3)
+    page = open_page(width=390)
+    _login(page, project.owner, "en")
+    for url in (f"/projects/{project.pk}/tasks/", f"/projects/{project.pk}/", "/projects/"):
+        page.goto(url)
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= 390, url
+
+
 def test_the_task_page_draws_the_boxes_on_the_image(open_page):
     project = labeled_project(TaskType.IMAGE_BOXES, tasks=1, per_task=1, annotators=1)
     task = project.tasks.get()
