@@ -24,14 +24,10 @@ migrate: venv
 demo: migrate
 	$(PY) manage.py demo
 
-# Web server, Celery worker and beat together; Ctrl-C stops all three.
+# Web server, Celery worker and beat together, supervised by scripts/run.py: a busy port
+# starts nothing, the URL is printed last, and Ctrl-C or SIGTERM stops all three.
 run: demo
-	@echo "Fairlabel on http://$(HOST):$(PORT)/  (Ctrl-C stops web, worker and beat)"
-	@trap 'kill 0' INT TERM EXIT; \
-	$(BIN)/celery -A fairlabel worker --loglevel=INFO --concurrency=2 & \
-	$(BIN)/celery -A fairlabel beat --loglevel=INFO --schedule=var/celery/beat-schedule & \
-	$(PY) manage.py runserver $(HOST):$(PORT) --noreload & \
-	wait
+	@exec $(PY) scripts/run.py --host $(HOST) --port $(PORT) --python $(PY)
 
 test: venv
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -15,11 +15,29 @@ NAVIGATION = {
         ("labeling:auditor_home", _("Projects under audit")),
         ("payments:reports", _("Reports")),
     ],
-    Role.ADMIN: [("admin:index", _("Administration")), ("payments:payouts", _("Payouts"))],
+    Role.ADMIN: [
+        ("labeling:project_list", _("All projects")),
+        ("labeling:auditor_home", _("Audit")),
+        ("payments:payouts", _("Payouts")),
+        ("admin:index", _("Administration")),
+    ],
+}
+
+
+# The role as people read it in the top bar, in their language (not the group's code).
+ROLE_NAMES = {
+    Role.ANNOTATOR: _("annotator"),
+    Role.OWNER: _("owner"),
+    Role.AUDITOR: _("auditor"),
+    Role.ADMIN: _("admin"),
 }
 
 
 def navigation(request):
     role = role_of(getattr(request, "user", None))
     links = [{"url": reverse(name), "label": label} for name, label in NAVIGATION.get(role, [])]
-    return {"nav_links": links, "user_role": role.value if role else None}
+    return {
+        "nav_links": links,
+        "user_role": role.value if role else None,
+        "user_role_name": ROLE_NAMES.get(role, "") if role else "",
+    }

@@ -393,6 +393,13 @@ def implied_hourly(*, price_per_task: Decimal, seconds_per_task: int | Decimal) 
     return rate.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
+def money_text(amount: Decimal | int) -> str:
+    """An amount as the reader writes it ("12.00", "12,00"): messages are read, not parsed."""
+    from django.utils.formats import number_format
+
+    return number_format(Decimal(amount), 2)
+
+
 def publish_has_tasks_check(*, project) -> DomainError | None:
     if not project.tasks.exists():
         return DomainError(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext as _
+
 from fairlabel.errors import DomainError
 from labeling.models import Category, TaskType
 
@@ -26,60 +28,109 @@ RESERVED_KEYS = {"s", "z", "enter", " "}
 def labels_normalize(raw: Any) -> list[dict[str, str]]:
     """Strings or {"value", "color"?, "hotkey"?} objects -> [{"value", "color", "hotkey"}]."""
     if not isinstance(raw, list) or not raw:
-        raise DomainError("invalid_labels", "Give at least one label.", field="labels")
+        raise DomainError("invalid_labels", _("Give at least one label."), field="labels")
     labels: list[dict[str, str]] = []
     seen_values: set[str] = set()
     seen_keys: set[str] = set()
+    # Colours the owner chose are taken first: an automatic colour never repeats one of them.
+    chosen = {
+        str(item["color"]).lower()
+        for item in raw
+        if isinstance(item, dict) and isinstance(item.get("color"), str) and item["color"]
+    }
+    automatic = _free_colors(chosen)
+    taken_keys = {
+        str(item["hotkey"]).lower()
+        for item in raw
+        if isinstance(item, dict) and item.get("hotkey") is not None
+    }
     for index, item in enumerate(raw):
         if isinstance(item, str):
             item = {"value": item}
         if not isinstance(item, dict) or not isinstance(item.get("value"), str):
             raise DomainError(
                 "invalid_labels",
-                f"Label {index + 1} must be a string or an object with a value.",
+                _("Label %(n)s must be a string or an object with a value.") % {"n": index + 1},
                 field="labels",
             )
         value = item["value"].strip()
         if not value or len(value) > 100 or _has_control(value):
             raise DomainError(
                 "invalid_labels",
-                f"Label {index + 1} must have 1 to 100 characters, none of them control ones.",
+                _("Label %(n)s must have 1 to 100 characters, none of them control ones.")
+                % {"n": index + 1},
                 field="labels",
             )
         if value in seen_values:
             raise DomainError(
-                "invalid_labels", f"The label {value!r} is listed twice.", field="labels"
+                "invalid_labels",
+                _("The label “%(label)s” is listed twice.") % {"label": value},
+                field="labels",
             )
         seen_values.add(value)
-        color = str(item.get("color") or PALETTE[index % len(PALETTE)])
+        color = str(item.get("color") or next(automatic))
         if not (
             len(color) == 7
             and color.startswith("#")
             and all(c in "0123456789abcdefABCDEF" for c in color[1:])
         ):
             raise DomainError(
-                "invalid_labels", f"The colour of {value!r} must look like #1a2b3c.", field="labels"
+                "invalid_labels",
+                _("The colour of “%(label)s” must look like #1a2b3c.") % {"label": value},
+                field="labels",
             )
         hotkey = item.get("hotkey")
         if hotkey is None:
-            hotkey = HOTKEYS[index] if index < len(HOTKEYS) else ""
+            # Like colours: an automatic key never takes one the owner (or the stored labels)
+            # already gave another label; adding a label to 1, 2, 3 gives it 4, not 3 again.
+            wanted = HOTKEYS[index] if index < len(HOTKEYS) else ""
+            if not wanted or wanted in taken_keys:
+                wanted = next((k for k in HOTKEYS if k not in taken_keys), "")
+            hotkey = wanted
+            taken_keys.add(hotkey)
         hotkey = str(hotkey).lower()
         if hotkey:
             if len(hotkey) != 1 or hotkey in RESERVED_KEYS or _has_control(hotkey):
                 raise DomainError(
                     "invalid_labels",
-                    f"The hotkey of {value!r} must be one key other than S, Z, Enter or Space.",
+                    _("The hotkey of “%(label)s” must be one key other than S, Z, Enter or Space.")
+                    % {"label": value},
                     field="labels",
                 )
             if hotkey in seen_keys:
                 raise DomainError(
-                    "invalid_labels", f"The hotkey {hotkey!r} is used twice.", field="labels"
+                    "invalid_labels",
+                    _("The hotkey “%(key)s” is used twice.") % {"key": hotkey},
+                    field="labels",
                 )
             seen_keys.add(hotkey)
         labels.append({"value": value, "color": color.lower(), "hotkey": hotkey})
     if len(labels) > 200:
-        raise DomainError("invalid_labels", "A project has at most 200 labels.", field="labels")
+        raise DomainError("invalid_labels", _("A project has at most 200 labels."), field="labels")
     return labels
+
+
+def _free_colors(taken: set[str]):
+    """The palette's colours not taken, then further distinct hues (golden-angle steps), so
+    that up to 200 labels keep colours of their own."""
+    for color in PALETTE:
+        if color not in taken:
+            taken.add(color)
+            yield color
+    hue = 0.0
+    while True:
+        hue = (hue + 137.508) % 360
+        color = _hsl_hex(hue, 0.65, 0.42)
+        if color not in taken:
+            taken.add(color)
+            yield color
+
+
+def _hsl_hex(hue: float, saturation: float, lightness: float) -> str:
+    import colorsys
+
+    r, g, b = colorsys.hls_to_rgb(hue / 360, lightness, saturation)
+    return "#" + "".join(f"{round(c * 255):02x}" for c in (r, g, b))
 
 
 def _has_control(text: str) -> bool:

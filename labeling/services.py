@@ -13,7 +13,9 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.db.models.functions import Greatest
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from fairlabel.errors import DomainError
 from labeling.categories import effective_mask, mask_of
@@ -48,7 +50,7 @@ def _price(value: Any) -> Decimal:
     if isinstance(value, float):
         raise DomainError(
             "invalid_price",
-            'Send the price as a decimal string, like "0.10".',
+            _('Send the price as a decimal string, like "0.10".'),
             field="price_per_task",
         )
     if isinstance(value, Decimal) and value.is_finite():
@@ -58,8 +60,8 @@ def _price(value: Any) -> Decimal:
     if not isinstance(value, str) or not _PRICE.fullmatch(value.strip()):
         raise DomainError(
             "invalid_price",
-            f"The price must be a decimal string from 0.00 to {_PRICE_MAX}, "
-            "with at most 2 decimals.",
+            _("The price must be a decimal string from 0.00 to %(max)s, with at most 2 decimals.")
+            % {"max": _PRICE_MAX},
             field="price_per_task",
         )
     return Decimal(value.strip()).quantize(Decimal("0.01"))
@@ -70,7 +72,7 @@ def _clean(fields: dict[str, Any]) -> dict[str, Any]:
     if "title" in cleaned:
         cleaned["title"] = str(cleaned["title"]).strip()
         if not cleaned["title"]:
-            raise DomainError("invalid_title", "Give the project a title.", field="title")
+            raise DomainError("invalid_title", _("Give the project a title."), field="title")
     if "task_type" in cleaned and cleaned["task_type"] not in TaskType.values:
         raise DomainError(
             "invalid_task_type",
@@ -88,7 +90,7 @@ def _clean(fields: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= 50:
             raise DomainError(
                 "invalid_overlap",
-                "Annotations per task must be 1 to 50.",
+                _("Annotations per task must be 1 to 50."),
                 field="annotations_per_task",
             )
     if "estimated_seconds_per_task" in cleaned:
@@ -96,7 +98,7 @@ def _clean(fields: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(s, int) or isinstance(s, bool) or not 1 <= s <= 86400:
             raise DomainError(
                 "invalid_estimate",
-                "Estimated seconds must be 1 to 86400.",
+                _("Estimated seconds must be 1 to 86400."),
                 field="estimated_seconds_per_task",
             )
     return cleaned
@@ -144,9 +146,11 @@ def project_update(*, project: Project, **changes: Any) -> Project:
         if "task_type" in fields and fields["task_type"] != locked.task_type and has_tasks:
             raise DomainError(
                 "task_type_locked",
-                "The task type cannot change once tasks are imported.",
+                _("The task type cannot change once tasks are imported."),
                 field="task_type",
             )
+        if "labels" in fields:
+            _refuse_removing_used_labels(project=locked, new_labels=fields["labels"])
         old_overlap = locked.annotations_per_task
         old_categories = locked.content_categories
         old_price, old_seconds = locked.price_per_task, locked.estimated_seconds_per_task
@@ -156,8 +160,10 @@ def project_update(*, project: Project, **changes: Any) -> Project:
             # overlap, and their release would then hand the task out again.
             raise DomainError(
                 "overlap_locked",
-                "Annotations per task can go down only while nobody holds a task of this "
-                "project: pause it and wait for the open assignments to end.",
+                _(
+                    "Annotations per task can go down only while nobody holds a task of this "
+                    "project: pause it and wait for the open assignments to end."
+                ),
                 field="annotations_per_task",
             )
         for name, value in fields.items():
@@ -191,6 +197,30 @@ def project_update(*, project: Project, **changes: Any) -> Project:
     return locked
 
 
+def _refuse_removing_used_labels(*, project: Project, new_labels: list[dict]) -> None:
+    """A label that annotations already use cannot be removed (nor renamed): the exports would
+    drop its column while the majority still names it, and the work done with it would lose
+    its meaning. Labels can always be added."""
+    from labeling.models import Annotation
+    from labeling.selectors import result_has_label
+
+    kept = {lab["value"] for lab in new_labels}
+    removed = [lab["value"] for lab in project.labels if lab["value"] not in kept]
+    annotations = Annotation.objects.filter(project=project)
+    used = [v for v in removed if annotations.filter(result_has_label(project, v)).exists()]
+    if used:
+        raise DomainError(
+            "labels_in_use",
+            _(
+                "Annotations already use %(labels)s: a label in use cannot be removed or "
+                "renamed. Keep it (you may add others)."
+            )
+            % {"labels": ", ".join(f"“{v}”" for v in used)},
+            field="labels",
+            labels=used,
+        )
+
+
 def project_publish(*, project: Project) -> Project:
     with transaction.atomic():
         locked = Project.objects.select_for_update(no_key=True).get(pk=project.pk)
@@ -215,13 +245,44 @@ def project_pause(*, project: Project) -> Project:
 
 def task_row_check(*, project: Project, data: Any) -> str | None:
     """Why a row's data cannot be a task of this project, or None."""
+    from fairlabel.messages import Message
+
     if not isinstance(data, dict) or not data:
-        return "the task data must be a non-empty JSON object"
+        return Message(gettext_noop("the task data must be a non-empty JSON object"))
     field = REQUIRED_FIELD[TaskType(project.task_type)]
-    value = data.get(field)
-    if not isinstance(value, str) or not value:
-        return f"missing the field {field!r} (a non-empty string) that {project.task_type} needs"
+    # The task type by its name, as the owner chose it in the form: never its code.
+    with translation.override(None):  # the label's msgid, translated when shown
+        kind = Message(str(TaskType(project.task_type).label))
+    if field not in data:
+        return Message(
+            gettext_noop("the field “%(field)s” is missing: tasks of type “%(kind)s” need it"),
+            field=field,
+            kind=kind,
+        )
+    value = data[field]
+    if not isinstance(value, str):
+        return Message(
+            gettext_noop("the field “%(field)s” must be text (a string in quotes), not %(what)s"),
+            field=field,
+            what=_json_kind(value),
+        )
+    if not value:
+        return Message(gettext_noop("the field “%(field)s” is empty"), field=field)
     return None
+
+
+def _json_kind(value: Any):
+    from fairlabel.messages import Message
+
+    if isinstance(value, bool):
+        return Message(gettext_noop("true/false"))
+    if isinstance(value, int | float):
+        return Message(gettext_noop("the number %(n)s"), n=value)
+    if isinstance(value, list):
+        return Message(gettext_noop("a list"))
+    if isinstance(value, dict):
+        return Message(gettext_noop("an object"))
+    return "null"
 
 
 def tasks_create(*, project: Project, rows: Iterable[dict[str, Any]]) -> int:

@@ -11,6 +11,7 @@ urlpatterns = [
     path("projects/<id:project_id>/edit/", views.project_edit, name="project_edit"),
     path("projects/<id:project_id>/publish/", views.project_publish, name="project_publish"),
     path("projects/<id:project_id>/pause/", views.project_pause, name="project_pause"),
+    path("projects/<id:project_id>/tasks/", views.task_list, name="task_list"),
     path("projects/<id:project_id>/tasks/<id:task_id>/", views.task_detail, name="task_detail"),
     path("label/", views.annotator_home, name="annotator_home"),
     path("label/<id:project_id>/", views.label, name="label"),

@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.permissions import role_required
-from accounts.roles import Role
+from accounts.roles import Role, role_of
 from fairlabel.errors import DomainError
 from labeling import selectors, services
 from labeling.dispatch import task_categories
@@ -24,14 +24,27 @@ OWNERS = (Role.OWNER, Role.ADMIN)
 READERS = (Role.OWNER, Role.AUDITOR, Role.ADMIN)
 
 
+PAGE_SIZE = 25
+
+
+def _page(request, items, size: int = PAGE_SIZE):
+    """One page of a list; every list pages instead of cutting at a fixed length."""
+    return Paginator(items, size).get_page(request.GET.get("page"))
+
+
 @role_required(*OWNERS)
 def project_list(request):
-    projects = selectors.projects_visible_to(request.user)
-    rows = [
-        {"project": p, "progress": selectors.project_progress(p), "rate": selectors.project_rate(p)}
-        for p in projects[:200]
-    ]
-    return render(request, "labeling/project_list.html", {"rows": rows})
+    page = _page(request, selectors.projects_visible_to(request.user))
+    return render(
+        request,
+        "labeling/project_list.html",
+        {
+            "page": page,
+            "rows": selectors.project_rows(page.object_list),
+            # An admin sees every owner's projects here, so the page says so and names them.
+            "all_owners": role_of(request.user) == Role.ADMIN,
+        },
+    )
 
 
 @role_required(*OWNERS)
@@ -92,25 +105,61 @@ def _project_form(request, *, project):
 @role_required(*READERS)
 def project_detail(request, project_id: int):
     project = selectors.project_get(user=request.user, project_id=project_id)
-    tasks = Paginator(
-        project.tasks.order_by("id").only(
-            "id", "external_id", "data", "annotation_count", "category_mask"
-        ),
-        25,
-    )
-    page = tasks.get_page(request.GET.get("page"))
     return render(
         request,
         "labeling/project_detail.html",
         {
             "project": project,
             "progress": selectors.project_progress(project),
-            "rate": selectors.project_rate(project),
+            "rate": selectors.project_rate_value(project),
             "floor": pay_floor(highest=True),
             "annotators": selectors.project_annotators(project),
-            "page": page,
+            # The first tasks only: the task list page filters, sorts and pages them all.
+            "tasks": list(selectors.task_list(project=project)[:10]),
             "instructions_html": render_markdown(project.instructions),
             "is_owner": project.owner_id == request.user.pk,
+        },
+    )
+
+
+@role_required(*READERS)
+def task_list(request, project_id: int):
+    """A project's tasks for its owner (and auditors): filters, sort, search in the data,
+    thumbnails, pages. Two queries a page (the count and the rows), none per row."""
+    project = selectors.project_get(user=request.user, project_id=project_id)
+    query = request.GET
+    filters = {
+        "state": query.get("state", "") if query.get("state") in selectors.TASK_STATES else "",
+        "label": query.get("label", "").strip(),
+        "annotator": query.get("annotator", "").strip(),
+        "has_suggestion": query.get("suggestion") == "1",
+        "flagged": query.get("flagged") == "1",
+        "search": query.get("q", "").strip()[:200],
+        "sort": query.get("sort", "id") if query.get("sort") in selectors.TASK_SORTS else "id",
+    }
+    page = _page(request, selectors.task_list(project=project, **filters), size=50)
+    kept = query.copy()
+    kept.pop("page", None)
+    return render(
+        request,
+        "labeling/task_list.html",
+        {
+            "project": project,
+            "page": page,
+            "filters": filters,
+            "query": kept.urlencode(),
+            "states": [
+                ("new", _("Not started")),
+                ("started", _("In progress")),
+                ("finished", _("Finished")),
+            ],
+            "sorts": [
+                ("id", _("Oldest first")),
+                ("-id", _("Newest first")),
+                ("-annotations", _("Most annotations")),
+                ("annotations", _("Fewest annotations")),
+            ],
+            "is_image": project.task_type in ("image_classification", "image_boxes"),
         },
     )
 
@@ -155,14 +204,15 @@ def task_detail(request, project_id: int, task_id: int):
 
 @role_required(Role.ANNOTATOR)
 def annotator_home(request):
-    projects = list(selectors.projects_visible_to(request.user)[:200])
-    for project in projects:
-        project.rate = selectors.project_rate(project)
+    page = _page(request, selectors.projects_visible_to(request.user))
+    for project in page.object_list:
+        project.rate = selectors.project_rate_value(project)
     return render(
         request,
         "labeling/annotator_home.html",
         {
-            "projects": projects,
+            "projects": page.object_list,
+            "page": page,
             "floor": pay_floor(user=request.user),
             "currency": settings.FAIRLABEL_CURRENCY,
             "category_names": dict(Category.choices),
@@ -172,12 +222,12 @@ def annotator_home(request):
 
 @role_required(Role.AUDITOR, Role.ADMIN)
 def auditor_home(request):
-    projects = selectors.projects_visible_to(request.user)[:500]
-    rows = [
-        {"project": p, "progress": selectors.project_progress(p), "rate": selectors.project_rate(p)}
-        for p in projects
-    ]
-    return render(request, "labeling/auditor_home.html", {"rows": rows})
+    page = _page(request, selectors.projects_visible_to(request.user))
+    return render(
+        request,
+        "labeling/auditor_home.html",
+        {"page": page, "rows": selectors.project_rows(page.object_list)},
+    )
 
 
 def rules(request):
@@ -197,7 +247,10 @@ def rules(request):
 def label(request, project_id: int):
     """The labeling page: the task, the label controls, today's progress. The page script
     (static/js/label.js) talks to the JSON API; this view hands it its wiring and strings."""
-    project = selectors.project_get(user=request.user, project_id=project_id)
+    project = selectors.project_for_labeling(project_id=project_id)
+    if project.status != project.Status.PUBLISHED:
+        # Paused or closed since the annotator opened it: say so, with the way back.
+        return render(request, "labeling/label_closed.html", {"project": project})
     profile = getattr(request.user, "profile", None)
     today = selectors.annotator_today(
         annotator=request.user, tz_name=profile.timezone if profile else "UTC"
@@ -229,6 +282,12 @@ def label(request, project_id: int):
         "text": {
             "loading": _("Loading the next task…"),
             "saved": _("Saved"),
+            "savedNone": _("Saved: none of the labels applies"),
+            "savedNoSpan": _("Saved: nothing to mark in this text"),
+            "savedNoBox": _("Saved: nothing to box in this image"),
+            "showFirst": _(
+                "This text is hidden: show it first (Enter), or skip it (S) with no penalty."
+            ),
             "savedExtra": _("Saved as an extra annotation"),
             "skipped": _("Skipped"),
             "undone": _("Undone"),
@@ -330,5 +389,7 @@ def label(request, project_id: int):
             "config": config,
             "categories": Category.choices,
             "support": settings.FAIRLABEL_SUPPORT_CONTACT,
+            # The legend names the project's own keys (letters too), not a fixed 1…9 0.
+            "hotkeys": [lab["hotkey"] for lab in project.labels if lab.get("hotkey")],
         },
     )

@@ -93,6 +93,7 @@ MATRIX: list[tuple] = [
     # --- pages: home, health, accounts, admin ---------------------------------------------------
     ("",                                              "GET",   "/",                                   _,            LOGIN,     302,       302,       302,   302,        302,     302),  # noqa: E501
     ("healthz",                                       "GET",   "/healthz",                            _,            200,       200,       200,       200,   200,        200,     200),  # noqa: E501
+    ("favicon.ico",                                   "GET",   "/favicon.ico",                        _,            301,       301,       301,       301,   301,        301,     301),  # noqa: E501
     ("accounts/login/",                               "GET",   "/accounts/login/",                    _,            200,       302,       302,       302,   302,        302,     302),  # noqa: E501
     ("accounts/logout/",                              "POST",  "/accounts/logout/",                   _,            302,       302,       302,       302,   302,        302,     302),  # noqa: E501
     ("accounts/logout/",                              "GET",   "/accounts/logout/",                   _,            405,       405,       405,       405,   405,        405,     405),  # noqa: E501
@@ -177,12 +178,15 @@ MATRIX: list[tuple] = [
     ("projects/<id:project_id>/edit/",               "GET",   "/projects/{pub}/edit/",               _,            LOGIN,     403,       403,       200,   404,        403,     200),  # noqa: E501
     ("projects/<id:project_id>/publish/",            "POST",  "/projects/{draft}/publish/",          _,            LOGIN,     403,       403,       302,   404,        403,     302),  # noqa: E501
     ("projects/<id:project_id>/pause/",              "POST",  "/projects/{pub}/pause/",              _,            LOGIN,     403,       403,       302,   404,        403,     302),  # noqa: E501
+    ("projects/<id:project_id>/tasks/",              "GET",   "/projects/{pub}/tasks/?q=a&state=new", _,           LOGIN,     DENY,      DENY,      200,   404,        200,     200),  # noqa: E501
+    ("projects/<id:project_id>/tasks/",              "GET",   "/projects/{draft}/tasks/",            _,            LOGIN,     DENY,      DENY,      200,   404,        200,     200),  # noqa: E501
     ("projects/<id:project_id>/tasks/<id:task_id>/", "GET",  "/projects/{pub}/tasks/{task}/",       _,            LOGIN,     DENY,      DENY,      200,   404,        200,     200),  # noqa: E501
     # --- pages: annotators, auditors, rules ----------------------------------------------------
     ("label/",                                        "GET",   "/label/",                             _,            LOGIN,     200,       200,       403,   403,        403,     403),  # noqa: E501
     ("label/<id:project_id>/",                       "GET",   "/label/{pub}/",                       _,            LOGIN,     200,       200,       403,   403,        403,     403),  # noqa: E501
     ("label/<id:project_id>/",                       "GET",   "/label/{draft}/",                     _,            LOGIN,     404,       404,       403,   403,        403,     403),  # noqa: E501
-    ("label/<id:project_id>/",                       "GET",   "/label/{paused}/",                    _,            LOGIN,     404,       404,       403,   403,        403,     403),  # noqa: E501
+    # A paused project's page says it is paused (it was open to annotators): not a 404.
+    ("label/<id:project_id>/",                       "GET",   "/label/{paused}/",                    _,            LOGIN,     200,       200,       403,   403,        403,     403),  # noqa: E501
     ("audit/",                                        "GET",   "/audit/",                             _,            LOGIN,     403,       403,       403,   403,        200,     200),  # noqa: E501
     ("rules/",                                        "GET",   "/rules/",                             _,            200,       200,       200,       200,   200,        200,     200),  # noqa: E501
     # --- pages: imports ------------------------------------------------------------------------

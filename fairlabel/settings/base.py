@@ -39,6 +39,8 @@ INSTALLED_APPS = [
     "django_htmx",
     "csp",
     "axes",
+    # Country names in every language (the sign-up list); no model field is used.
+    "django_countries",
     "accounts",
     "labeling",
     "workers",
@@ -402,9 +404,16 @@ FAIRLABEL_SUPPORT_CONTACT = env_str("FAIRLABEL_SUPPORT_CONTACT", "support@fairla
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"no_client_tracebacks": {"()": "fairlabel.log_filters.NoClientErrorTraceback"}},
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"axes": {"level": "WARNING"}},
+    "loggers": {
+        "axes": {"level": "WARNING"},
+        # Django's own console handler would print each of its records a second time beside
+        # the root's: "django" writes through the root only.
+        "django": {"handlers": [], "level": env_str("LOG_LEVEL", "INFO"), "propagate": True},
+        "django.request": {"filters": ["no_client_tracebacks"], "propagate": True},
+    },
 }
 
 # The embedded default keeps everything under var/: make sure the folders exist.

@@ -17,6 +17,7 @@ from django.db import connection, transaction
 from django.db.models import Count, F, Func, Sum, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.selectors import pseudonyms_for
 from fairlabel.errors import DomainError
@@ -54,10 +55,43 @@ def export_format_check(*, project: Project, fmt: str) -> None:
     if fmt not in allowed:
         raise DomainError(
             "invalid_format",
-            f"{ExportFormat(fmt).label} does not fit a {project.task_type} project. "
+            f"{ExportFormat(fmt).label} does not fit a {TaskType(project.task_type).label} "
+            "project. "
             f"Choose one of: {', '.join(allowed)}.",
             field="format",
         )
+
+
+# The task types with a majority to compute (exporting/formats.py majority_of), and spans in
+# CoNLL 2003, where each token takes the tag most annotators gave it.
+MAJORITY_TYPES = (
+    TaskType.TEXT_CLASSIFICATION,
+    TaskType.IMAGE_CLASSIFICATION,
+    TaskType.MULTI_LABEL,
+)
+
+
+def majority_offered(task_type: str) -> bool:
+    return task_type in MAJORITY_TYPES or task_type == TaskType.TEXT_SPANS
+
+
+def export_majority_check(*, project: Project, fmt: str, majority: bool) -> None:
+    """Where no majority can be computed (boxes; spans outside CoNLL), refuse the option
+    instead of writing `majority: null` on every row."""
+    if not majority or project.task_type in MAJORITY_TYPES:
+        return
+    if project.task_type == TaskType.TEXT_SPANS and fmt == ExportFormat.CONLL2003:
+        return
+    if project.task_type == TaskType.TEXT_SPANS:
+        detail = _(
+            "For text spans, the majority is computed per word in the CoNLL 2003 format only; "
+            "choose it, or export without the majority."
+        )
+    else:
+        detail = _("%(type)s projects have no majority label: export without that option.") % {
+            "type": TaskType(project.task_type).label
+        }
+    raise DomainError("majority_unavailable", detail, field="majority")
 
 
 def export_extension(fmt: str) -> str:
@@ -289,6 +323,7 @@ def export_to_path(
     unless `provenance_path` is given). Streams in id-ordered chunks; memory stays flat.
     `progress(done, total)` is called after every chunk. Returns the number of tasks read."""
     export_format_check(project=project, fmt=fmt)
+    export_majority_check(project=project, fmt=fmt, majority=majority)
     total = _tasks(project, only_finished).count()
     data_keys = _data_keys(project, only_finished) if fmt == ExportFormat.CSV else None
     labor = _Labor()
@@ -325,6 +360,7 @@ def export_job_create(
     """Record the job and hand it to the broker once the transaction commits (labeling/jobs:
     with the broker down the job waits, pending, for the sweep)."""
     export_format_check(project=project, fmt=fmt)
+    export_majority_check(project=project, fmt=fmt, majority=majority)
     with transaction.atomic():
         job = ExportJob.objects.create(
             project=project,

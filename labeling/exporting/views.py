@@ -28,6 +28,8 @@ def _panel_context(project, *, error: str = "", chosen: str = "") -> dict:
         "formats": formats,
         "error": error,
         "chosen": chosen or formats[0][0],
+        "majority_offered": services.majority_offered(project.task_type),
+        "majority_conll_only": project.task_type == "text_spans",
     }
 
 

@@ -20,8 +20,10 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.urls import reverse
+from django.utils.translation import gettext_noop
 from PIL import Image, UnidentifiedImageError
 
+from fairlabel.messages import Message as M
 from labeling.categories import effective_mask
 from labeling.importing.loader import (
     ErrorList,
@@ -35,6 +37,18 @@ from labeling.importing.loader import (
 from labeling.models import Project
 
 ALLOWED_FORMATS = {"JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF"}
+IMAGE_EXTENSIONS = {
+    ".jpg",
+    ".jpeg",
+    ".jpe",
+    ".png",
+    ".gif",
+    ".webp",
+    ".bmp",
+    ".tif",
+    ".tiff",
+}
+_ALLOWED = ".jpg, .png, .gif, .webp, .bmp, .tif"
 MAX_IMAGE_BYTES = 50 * 1024 * 1024
 # A member that unpacks to more than this many times its compressed size (and over 1 MB) is
 # refused: real photos barely compress, zip bombs compress a thousandfold.
@@ -72,16 +86,17 @@ def _image_size(content: bytes) -> tuple[int, int] | str:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(content)) as image:
                 if image.format not in ALLOWED_FORMATS:
-                    return (
-                        f"{image.format} images are not accepted "
-                        f"(use {', '.join(sorted(ALLOWED_FORMATS))})"
+                    return M(
+                        gettext_noop("%(format)s images are not accepted (use %(allowed)s)"),
+                        format=image.format,
+                        allowed=", ".join(sorted(ALLOWED_FORMATS)),
                     )
                 size = image.size
                 image.verify()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        return "the image has too many pixels (possible decompression bomb)"
+        return M(gettext_noop("the image has too many pixels (possible decompression bomb)"))
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
-        return "not an image (or a damaged one)"
+        return M(gettext_noop("not an image (or a damaged one)"))
     return size
 
 
@@ -97,24 +112,53 @@ def images_import(
     try:
         archive = zipfile.ZipFile(stream)
     except (zipfile.BadZipFile, OSError, ValueError):
-        errors.add(None, "not a zip file")
+        errors.add(None, M(gettext_noop("not a zip file")))
         outcome.errors, outcome.error_count = errors.items, errors.count
         return outcome
-    members = [
-        (info, name)
-        for info in archive.infolist()
-        if not (name := _member_name(info)).endswith("/") and not _ignored(name)
-    ]
+    members = []
+    skipped: list[dict] = []
+    for info in archive.infolist():
+        name = _member_name(info)
+        if name.endswith("/") or _ignored(name):
+            continue
+        if posixpath.splitext(name.lower())[1] not in IMAGE_EXTENSIONS:
+            # A readme or a spreadsheet beside the photos: left out, and said so.
+            note = M(gettext_noop("skipped: not an image file (%(allowed)s)"), allowed=_ALLOWED)
+            skipped.append(
+                {
+                    "line": info.filename,
+                    "message": str.__str__(note),
+                    "msg": note.as_json(),
+                    "level": "warning",
+                }
+            )
+            continue
+        members.append((info, name))
     unpacked = sum(info.file_size for info, _name in members)
     limit = settings.FAIRLABEL_IMPORT_MAX_BYTES
     if unpacked > limit:
         errors.add(
             None,
-            f"the zip unpacks to {unpacked:,} bytes, more than the limit of "
-            f"{limit:,} (possible zip bomb)",
+            M(
+                gettext_noop(
+                    "the zip unpacks to %(size)s bytes, more than the limit of %(limit)s "
+                    "(possible zip bomb)"
+                ),
+                size=f"{unpacked:,}",
+                limit=f"{limit:,}",
+            ),
         )
     if not members and not errors.count:
-        errors.add(None, "the zip holds no images")
+        errors.add(
+            None,
+            M(gettext_noop("the zip holds no images (%(allowed)s)"), allowed=_ALLOWED)
+            if not skipped
+            else M(
+                gettext_noop("the zip holds no images (%(allowed)s), only: %(names)s"),
+                allowed=_ALLOWED,
+                names=", ".join(w["line"] for w in skipped[:5]),
+            ),
+        )
     token = uuid.uuid4().hex
     prefix = storage_prefix(project.pk, token)
     saved: list[str] = []
@@ -130,13 +174,19 @@ def images_import(
                 outcome.total = number
                 problem = None
                 if _unsafe(name):
-                    problem = "unsafe path (absolute, or climbing out with ..): refused"
+                    problem = M(
+                        gettext_noop("unsafe path (absolute, or climbing out with ..): refused")
+                    )
                 elif info.file_size > MAX_IMAGE_BYTES:
-                    problem = f"larger than {MAX_IMAGE_BYTES // (1024 * 1024)} MB"
+                    problem = M(
+                        gettext_noop("larger than %(n)s MB"), n=MAX_IMAGE_BYTES // (1024 * 1024)
+                    )
                 elif info.file_size > 1024 * 1024 and (
                     info.file_size > MAX_RATIO * max(info.compress_size, 1)
                 ):
-                    problem = "compressed too well to be an image (possible zip bomb)"
+                    problem = M(
+                        gettext_noop("compressed too well to be an image (possible zip bomb)")
+                    )
                 if problem is None:
                     try:
                         with archive.open(info) as member:
@@ -148,7 +198,9 @@ def images_import(
                         RuntimeError,
                         EOFError,
                     ) as exc:
-                        problem = f"cannot be read from the zip ({exc})"
+                        problem = M(
+                            gettext_noop("cannot be read from the zip (%(why)s)"), why=str(exc)
+                        )
                     else:
                         measured = _image_size(content)
                         if isinstance(measured, str):
@@ -188,6 +240,8 @@ def images_import(
     if errors.count:
         _delete(saved)
     outcome.errors, outcome.error_count = errors.items, errors.count
+    if not errors.count:
+        outcome.errors = skipped[: errors.limit]  # warnings only: the import is done
     return outcome
 
 

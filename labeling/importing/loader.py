@@ -16,7 +16,10 @@ from typing import IO, TYPE_CHECKING, Any
 import orjson
 from django.conf import settings
 from django.db import connection, transaction
+from django.utils.translation import gettext_noop
 
+from fairlabel.messages import Message
+from fairlabel.messages import Message as M
 from labeling.categories import ALL_MASK, effective_mask
 from labeling.exporting.formats import FORMULA_START  # what the CSV export escapes
 from labeling.importing import parsers
@@ -81,7 +84,10 @@ class ErrorList:
     def add(self, line: int | str | None, message: str) -> None:
         self.count += 1
         if len(self.items) < self.limit:
-            self.items.append({"line": line, "message": message})
+            item: dict[str, Any] = {"line": line, "message": str.__str__(message)}
+            if isinstance(message, Message):  # shown later in the reader's language
+                item["msg"] = message.as_json()
+            self.items.append(item)
 
     def sorted(self) -> list[dict[str, Any]]:
         if all(isinstance(e["line"], int) for e in self.items):
@@ -324,7 +330,13 @@ class _CsvColumns:
         for _column, key in rename:
             if key in taken:
                 raise FileError(
-                    1, f"the columns {key} and data.{key} both name the data field {key}"
+                    1,
+                    M(
+                        gettext_noop(
+                            "the columns %(key)s and data.%(key)s both name the data field %(key)s"
+                        ),
+                        key=key,
+                    ),
                 )
         return cls(ext, tuple(drop), rename, True, "json_fields" in names)
 
@@ -396,7 +408,9 @@ def _csv_rows(records: Iterator[tuple[int, Any]], reader: RowReader) -> Iterator
                 try:
                     annotations = orjson.loads(annotations)
                 except orjson.JSONDecodeError as exc:
-                    raise RowProblem("the annotations cell is not a JSON list") from exc
+                    raise RowProblem(
+                        M(gettext_noop("the annotations cell is not a JSON list"))
+                    ) from exc
                 predictions = reader.annotations_of(annotations, cells) or None
             yield (
                 line,
@@ -408,7 +422,7 @@ def _csv_rows(records: Iterator[tuple[int, Any]], reader: RowReader) -> Iterator
                 ),
             )
         except RowProblem as exc:
-            yield line, RowError(str(exc))
+            yield line, RowError(_problem(exc))
 
 
 def _label_studio_flat(
@@ -451,13 +465,18 @@ def _has_nul(value: Any) -> bool:
     return False
 
 
+def _problem(exc: Exception) -> str:
+    """A RowProblem's message as raised (a Message keeps its translation)."""
+    return exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
+
+
 def _kind(value: Any) -> str:
     return {
-        list: "a list",
-        str: "a string",
-        int: "a number",
-        float: "a number",
-        bool: "true/false",
+        list: M(gettext_noop("a list")),
+        str: M(gettext_noop("a string")),
+        int: M(gettext_noop("a number")),
+        float: M(gettext_noop("a number")),
+        bool: M(gettext_noop("true/false")),
     }.get(type(value), "null")
 
 
@@ -554,7 +573,15 @@ def _tasks_import(
             found = sink.existing([ext for ext, _ in batch_ids])
             for ext, line in batch_ids:
                 if ext in found:
-                    error(line, f"a task with the id {ext!r} already exists in this project")
+                    error(
+                        line,
+                        M(
+                            gettext_noop(
+                                "a task with the id “%(id)s” already exists in this project"
+                            ),
+                            id=ext,
+                        ),
+                    )
             batch_ids.clear()
         if not failed:
             sink.flush()
@@ -589,7 +616,7 @@ def _tasks_import(
                             try:
                                 data, ext, categories, predictions = unwrap(value)
                             except RowProblem as exc:
-                                error(line, str(exc))
+                                error(line, _problem(exc))
                                 continue
                         else:
                             data = value
@@ -599,7 +626,13 @@ def _tasks_import(
                         error(line, value.message)
                         continue
                     else:
-                        error(line, f"each task must be a JSON object, not {_kind(value)}")
+                        error(
+                            line,
+                            M(
+                                gettext_noop("each task must be a JSON object, not %(kind)s"),
+                                kind=_kind(value),
+                            ),
+                        )
                         continue
                     text = data.get(required)
                     if text.__class__ is not str or not text:
@@ -618,11 +651,19 @@ def _tasks_import(
                         error(line, parsers.encode_problem(exc))
                         continue
                     if b"\\u0000" in blob and _has_nul(data):
-                        error(line, "a NUL character (\\u0000) cannot be stored")
+                        error(line, M(gettext_noop("a NUL character (\\u0000) cannot be stored")))
                         continue
                     if ext is not None:
                         if ext in seen:
-                            error(line, f"the id {ext!r} appears more than once in this file")
+                            error(
+                                line,
+                                M(
+                                    gettext_noop(
+                                        "the id “%(id)s” appears more than once in this file"
+                                    ),
+                                    id=ext,
+                                ),
+                            )
                             continue
                         seen.add(ext)
                         if check_existing:
@@ -645,7 +686,7 @@ def _tasks_import(
                 error(exc.line, exc.message)
             flush()
             if total == 0 and not errors.count:
-                error(1, "the file holds no tasks")
+                error(1, M(gettext_noop("the file holds no tasks")))
             outcome.total = total
             outcome.bytes_read = counter.bytes_read
             if errors.count:

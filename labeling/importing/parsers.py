@@ -14,6 +14,9 @@ from itertools import chain
 from typing import IO, Any
 
 import orjson
+from django.utils.translation import gettext_noop
+
+from fairlabel.messages import Message as M
 
 CHUNK_BYTES = 1 << 20
 # One task's row may not exceed this: it keeps memory bounded on a file with no line breaks, and
@@ -121,7 +124,9 @@ def utf8_stream(stream: ByteCounter):
 
 
 def _too_long() -> RowError:
-    return RowError(f"this row is larger than {MAX_ROW_BYTES // (1024 * 1024)} MB")
+    return RowError(
+        M(gettext_noop("this row is larger than %(n)s MB"), n=MAX_ROW_BYTES // (1024 * 1024))
+    )
 
 
 def lines(stream: ByteCounter) -> Iterator[tuple[int, bytes | RowError]]:
@@ -163,7 +168,10 @@ def lines(stream: ByteCounter) -> Iterator[tuple[int, bytes | RowError]]:
 
 # orjson reads lists and objects 1024 levels deep but writes at most 254: the stored limit.
 MAX_DEPTH = 254
-TOO_DEEP = f"nested too deeply: a task may hold lists and objects at most {MAX_DEPTH} levels deep"
+TOO_DEEP = M(
+    gettext_noop("nested too deeply: a task may hold lists and objects at most %(n)s levels deep"),
+    n=MAX_DEPTH,
+)
 
 
 def json_problem(exc: Exception, raw: bytes) -> str:
@@ -172,11 +180,16 @@ def json_problem(exc: Exception, raw: bytes) -> str:
     if text.startswith("depth limit exceeded"):
         return TOO_DEEP
     if "UTF-8" in text or "utf-8" in text:
-        return "not valid UTF-8 text (save the file as UTF-8)"
+        return M(gettext_noop("not valid UTF-8 text (save the file as UTF-8)"))
     if "Input is a zero-length, empty document" in text:
-        return "empty value"
-    detail = text.split(": line")[0]
-    return f"not valid JSON ({detail})"
+        return M(gettext_noop("empty value"))
+    # The parser's own words ("invalid literal, expected 'true'") say nothing to an owner.
+    return M(
+        gettext_noop(
+            'not valid JSON: a task is written like {"text": "…"}; check its quotes, '
+            "commas and brackets"
+        )
+    )
 
 
 def encode_problem(exc: Exception) -> str:
@@ -185,10 +198,10 @@ def encode_problem(exc: Exception) -> str:
     if text.startswith("Recursion limit"):
         return TOO_DEEP
     if "UTF-8" in text:
-        return "not valid UTF-8 text (save the file as UTF-8)"
+        return M(gettext_noop("not valid UTF-8 text (save the file as UTF-8)"))
     if "64-bit" in text:
-        return "a number is too large to store (more than 64 bits)"
-    return f"cannot be stored as JSON ({text})"
+        return M(gettext_noop("a number is too large to store (more than 64 bits)"))
+    return M(gettext_noop("cannot be stored as JSON (%(why)s)"), why=text)
 
 
 def _utf8_line(raw: bytes, start_line: int) -> int:
@@ -266,26 +279,29 @@ def json_list_records(stream: ByteCounter) -> Iterator[tuple[int, Any]]:
                 return False
 
     if not skip_space():
-        raise FileError(1, "the file is empty")
+        raise FileError(1, M(gettext_noop("the file is empty")))
     if buf[pos] != ord("["):
-        raise FileError(line_at(pos), "a JSON file must hold a list of tasks: [{...}, {...}]")
+        raise FileError(
+            line_at(pos), M(gettext_noop("a JSON file must hold a list of tasks: [{...}, {...}]"))
+        )
     pos += 1
     expect_value = True  # after "[" or ","
     first = True
     while True:
         if not skip_space():
             raise FileError(
-                line_at(pos), "the file ends before the list is closed with ] (truncated JSON?)"
+                line_at(pos),
+                M(gettext_noop("the file ends before the list is closed with ] (truncated JSON?)")),
             )
         ch = buf[pos]
         if ch == ord("]"):
             if expect_value and not first:
-                raise FileError(line_at(pos), "a comma before ] is not JSON")
+                raise FileError(line_at(pos), M(gettext_noop("a comma before ] is not JSON")))
             pos += 1
             break
         if not expect_value:
             if ch != ord(","):
-                raise FileError(line_at(pos), "expected a comma between tasks")
+                raise FileError(line_at(pos), M(gettext_noop("expected a comma between tasks")))
             pos += 1
             expect_value = True
             continue
@@ -334,10 +350,15 @@ def json_list_records(stream: ByteCounter) -> Iterator[tuple[int, Any]]:
                 if depth == 0 and not in_string:
                     raise FileError(
                         line_at(start),
-                        "the file ends before the list is closed with ] (truncated JSON?)",
+                        M(
+                            gettext_noop(
+                                "the file ends before the list is closed with ] (truncated JSON?)"
+                            )
+                        ),
                     )
                 raise FileError(
-                    line_at(start), "the file ends in the middle of a task (truncated JSON?)"
+                    line_at(start),
+                    M(gettext_noop("the file ends in the middle of a task (truncated JSON?)")),
                 )
             scan -= shift
             start = 0
@@ -357,7 +378,9 @@ def json_list_records(stream: ByteCounter) -> Iterator[tuple[int, Any]]:
             continue
         yield element_line, value
     if skip_space():
-        raise FileError(line_at(pos), "unexpected content after the closing ] of the list")
+        raise FileError(
+            line_at(pos), M(gettext_noop("unexpected content after the closing ] of the list"))
+        )
 
 
 def _text_lines(stream: ByteCounter) -> Iterator[str]:
@@ -380,17 +403,28 @@ def csv_records(stream: ByteCounter) -> Iterator[tuple[int, Any]]:
     try:
         header = next(reader, None)
     except csv.Error as exc:
-        raise FileError(1, f"the header row cannot be read: {exc}") from exc
+        raise FileError(
+            1, M(gettext_noop("the header row cannot be read: %(why)s"), why=str(exc))
+        ) from exc
     if header is None:
-        raise FileError(1, "the file is empty")
+        raise FileError(1, M(gettext_noop("the file is empty")))
     names = [name.strip() for name in header]
     if not any(names):
-        raise FileError(1, "the first row must name the columns")
+        raise FileError(1, M(gettext_noop("the first row must name the columns")))
     if "" in names:
-        raise FileError(1, f"column {names.index('') + 1} has no name in the header row")
+        raise FileError(
+            1,
+            M(gettext_noop("column %(n)s has no name in the header row"), n=names.index("") + 1),
+        )
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
-        raise FileError(1, f"the header names these columns twice: {', '.join(twice)}")
+        raise FileError(
+            1,
+            M(
+                gettext_noop("the header names these columns twice: %(names)s"),
+                names=", ".join(twice),
+            ),
+        )
     width = len(names)
     last = reader.line_num
     while True:
@@ -399,12 +433,23 @@ def csv_records(stream: ByteCounter) -> Iterator[tuple[int, Any]]:
         except StopIteration:
             return
         except csv.Error as exc:
-            raise FileError(last + 1, f"this row cannot be read as CSV ({exc})") from exc
+            raise FileError(
+                last + 1, M(gettext_noop("this row cannot be read as CSV (%(why)s)"), why=str(exc))
+            ) from exc
         line = last + 1
         last = reader.line_num
         if not cells or (len(cells) == 1 and not cells[0].strip()):
             continue
         if len(cells) != width:
-            yield line, RowError(f"this row has {len(cells)} cells; the header has {width}")
+            yield (
+                line,
+                RowError(
+                    M(
+                        gettext_noop("this row has %(n)s cells; the header has %(width)s"),
+                        n=len(cells),
+                        width=width,
+                    )
+                ),
+            )
             continue
         yield line, dict(zip(names, cells, strict=True))

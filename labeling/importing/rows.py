@@ -13,8 +13,10 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+from django.utils.translation import gettext_noop
 
 from fairlabel.errors import DomainError
+from fairlabel.messages import Message as M
 from labeling.models import Project, TaskType
 from labeling.results import REQUIRED_FIELD, categories_normalize, result_validate
 from labeling.services import task_row_check
@@ -30,10 +32,12 @@ def external_id_of(value: Any) -> str | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, str | int):
-        raise RowProblem("the id must be a string or a whole number")
+        raise RowProblem(M(gettext_noop("the id must be a string or a whole number")))
     text = str(value)
     if not text or len(text) > MAX_EXTERNAL_ID:
-        raise RowProblem(f"the id must have 1 to {MAX_EXTERNAL_ID} characters")
+        raise RowProblem(
+            M(gettext_noop("the id must have 1 to %(n)s characters"), n=MAX_EXTERNAL_ID)
+        )
     return text
 
 
@@ -54,7 +58,7 @@ def categories_from_cell(cell: str) -> list[str] | None:
         try:
             value = orjson.loads(cell)
         except orjson.JSONDecodeError as exc:
-            raise RowProblem("the categories cell is not a JSON list") from exc
+            raise RowProblem(M(gettext_noop("the categories cell is not a JSON list"))) from exc
         return categories_of(value)
     return categories_of([c.strip() for c in cell.split(";") if c.strip()])
 
@@ -78,7 +82,9 @@ class RowReader:
         self.image_size = None
 
     def missing_field(self, data: Any) -> str:
-        return task_row_check(project=self.project, data=data) or "the task data is not valid"
+        return task_row_check(project=self.project, data=data) or M(
+            gettext_noop("the task data is not valid")
+        )
 
     def unwrap(self, obj: dict[str, Any]) -> tuple[dict, str | None, list[str] | None, list | None]:
         """(data, external id, categories or None, predictions or None) of a row object that
@@ -112,7 +118,7 @@ class RowReader:
                 predictions,
             )
         if self.label_studio:
-            raise RowProblem('a Label Studio task needs a "data" object')
+            raise RowProblem(M(gettext_noop('a Label Studio task needs a "data" object')))
         data = {k: v for k, v in obj.items() if k != "id" and k != "categories"}
         categories = obj.get("categories")
         return (
@@ -127,23 +133,27 @@ class RowReader:
         """Fairlabel's prediction shape: [{"result", "score"?, "model"?}]. A Label Studio
         prediction (a list of regions under "result") is converted to the task type's result."""
         if not isinstance(value, list):
-            raise RowProblem("predictions must be a list")
+            raise RowProblem(M(gettext_noop("predictions must be a list")))
         cleaned = []
         for n, prediction in enumerate(value, 1):
             if isinstance(prediction, int) and not isinstance(prediction, bool):
                 # Label Studio's Export page may give predictions by id only: nothing to import.
                 continue
             if not isinstance(prediction, dict):
-                raise RowProblem(f"prediction {n} must be an object")
+                raise RowProblem(M(gettext_noop("prediction %(n)s must be an object"), n=n))
             if prediction.get("result") == [] and self.task_type in CHOICE_TYPES:
                 continue  # an empty Label Studio prediction chooses nothing
             item: dict[str, Any] = {
-                "result": self.result_of(prediction.get("result"), data, f"prediction {n}")
+                "result": self.result_of(
+                    prediction.get("result"), data, M(gettext_noop("prediction %(n)s"), n=n)
+                )
             }
             score = prediction.get("score")
             if score is not None:
                 if isinstance(score, bool) or not isinstance(score, int | float):
-                    raise RowProblem(f"prediction {n}: the score must be a number")
+                    raise RowProblem(
+                        M(gettext_noop("prediction %(n)s: the score must be a number"), n=n)
+                    )
                 item["score"] = score
             # Label Studio exports `model` too: null, or the id of its ML backend.
             model = prediction.get("model")
@@ -160,11 +170,11 @@ class RowReader:
         results of the task type; Label Studio ones give regions, converted as for predictions.
         Label Studio annotations marked `was_cancelled` (skipped tasks) are left out."""
         if not isinstance(value, list):
-            raise RowProblem("annotations must be a list")
+            raise RowProblem(M(gettext_noop("annotations must be a list")))
         numbered = []
         for n, annotation in enumerate(value, 1):
             if not isinstance(annotation, dict):
-                raise RowProblem(f"annotation {n} must be an object")
+                raise RowProblem(M(gettext_noop("annotation %(n)s must be an object"), n=n))
             if annotation.get("was_cancelled") is True or annotation.get("skipped") is True:
                 continue
             if annotation.get("result") == [] and self.task_type in CHOICE_TYPES:
@@ -179,7 +189,9 @@ class RowReader:
         cleaned = []
         for n, annotation in numbered:
             item: dict[str, Any] = {
-                "result": self.result_of(annotation.get("result"), data, f"annotation {n}")
+                "result": self.result_of(
+                    annotation.get("result"), data, M(gettext_noop("annotation %(n)s"), n=n)
+                )
             }
             meta = annotation.get("meta")
             annotator = annotation.get(
@@ -204,7 +216,7 @@ class RowReader:
                 task_type=self.task_type, labels=self.labels, result=result, data=data
             )
         except DomainError as exc:
-            raise RowProblem(f"{where}: {exc.detail}") from exc
+            raise RowProblem(_at(where, exc.detail)) from exc
 
     def _from_label_studio(self, regions: list, where: str) -> dict[str, Any]:
         choices: list[str] = []
@@ -214,7 +226,9 @@ class RowReader:
             if isinstance(region, dict) and region.get("type") == "relation":
                 continue  # a link between two regions: nothing Fairlabel labels
             if not isinstance(region, dict) or not isinstance(region.get("value"), dict):
-                raise RowProblem(f"{where}: each result region needs a value object")
+                raise RowProblem(
+                    _at(where, M(gettext_noop("each result region needs a value object")))
+                )
             kind = region.get("type")
             value = region["value"]
             if kind == "choices":
@@ -229,12 +243,21 @@ class RowReader:
                 height = region.get("original_height", value.get("original_height"))
                 if not (_number(width) and _number(height) and width > 0 and height > 0):
                     raise RowProblem(
-                        f"{where}: a rectangle needs original_width and "
-                        "original_height to turn percent into pixels"
+                        _at(
+                            where,
+                            M(
+                                gettext_noop(
+                                    "a rectangle needs original_width and original_height "
+                                    "to turn percent into pixels"
+                                )
+                            ),
+                        )
                     )
                 coords = [value.get(k) for k in ("x", "y", "width", "height")]
                 if not all(_number(c) for c in coords):
-                    raise RowProblem(f"{where}: a rectangle needs numeric x, y, width, height")
+                    raise RowProblem(
+                        _at(where, M(gettext_noop("a rectangle needs numeric x, y, width, height")))
+                    )
                 x, y, w, h = coords
                 self.image_size = (width, height)
                 for label in _strings(value.get("rectanglelabels"), where, "rectanglelabels"):
@@ -249,11 +272,19 @@ class RowReader:
                     )
             else:
                 raise RowProblem(
-                    f"{where}: Label Studio regions of type {kind!r} cannot be imported"
+                    _at(
+                        where,
+                        M(
+                            gettext_noop(
+                                "Label Studio regions of type “%(kind)s” cannot be imported"
+                            ),
+                            kind=kind,
+                        ),
+                    )
                 )
         if self.task_type in (TaskType.TEXT_CLASSIFICATION, TaskType.IMAGE_CLASSIFICATION):
             if len(choices) != 1:
-                raise RowProblem(f"{where}: needs exactly one choice")
+                raise RowProblem(_at(where, M(gettext_noop("needs exactly one choice"))))
             return {"label": choices[0]}
         if self.task_type == TaskType.MULTI_LABEL:
             return {"labels": choices}
@@ -275,9 +306,15 @@ def _label_studio_user(value: Any) -> str | None:
     return None
 
 
+def _at(where: str, why: str) -> M:
+    return M(gettext_noop("%(where)s: %(why)s"), where=where, why=why)
+
+
 def _strings(value: Any, where: str, key: str) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise RowProblem(f"{where}: {key} must be a list of label names")
+        raise RowProblem(
+            _at(where, M(gettext_noop("%(key)s must be a list of label names"), key=key))
+        )
     return value
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import Http404
+from django.utils.translation import gettext as _
 
+from fairlabel.messages import message_text
 from labeling.models import ImportJob, JobStatus, Project
 from labeling.selectors import project_owned
 
@@ -26,15 +28,20 @@ def import_job_latest(*, project: Project) -> ImportJob | None:
 def import_job_view(job: ImportJob) -> dict[str, Any]:
     """What the progress fragment shows."""
     finished = job.status in (JobStatus.DONE, JobStatus.FAILED)
-    errors = [
+    entries = [
         {
             "where": (
-                f"line {e['line']}" if isinstance(e.get("line"), int) else (e.get("line") or "file")
+                _("line %(n)s") % {"n": e["line"]}
+                if isinstance(e.get("line"), int)
+                else (e.get("line") or _("the file"))
             ),
-            "message": e.get("message", ""),
+            "message": message_text(e),
+            "warning": e.get("level") == "warning",
         }
         for e in job.errors
     ]
+    errors = [e for e in entries if not e["warning"]]
+    warnings = [e for e in entries if e["warning"]]
     size = max(job.size_bytes, 1)
     read = size if finished else min(job.bytes_read, size)
     return {
@@ -42,6 +49,7 @@ def import_job_view(job: ImportJob) -> dict[str, Any]:
         "finished": finished,
         "polling": not finished,
         "errors": errors,
+        "warnings": warnings,
         "more": max(job.error_count - len(errors), 0),
         "size": size,
         "read": read,

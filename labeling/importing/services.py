@@ -12,8 +12,11 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.files import File
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, transaction
+from django.utils.formats import number_format
+from django.utils.translation import gettext as _
 
 from fairlabel.errors import DomainError
+from fairlabel.messages import message_text
 from labeling.importing.loader import ImportOutcome, Progress, tasks_import
 from labeling.jobs.services import LeaseLost, job_claim, job_enqueue
 from labeling.models import ImportFormat, ImportJob, JobStatus, Project
@@ -36,7 +39,8 @@ def import_format_detect(*, name: str, fmt: str | None = None) -> str:
         if fmt not in ImportFormat.values:
             raise DomainError(
                 "unknown_format",
-                f"Unknown format {fmt!r}. Known: {', '.join(ImportFormat.values)}.",
+                _("Unknown format “%(fmt)s”. Known: %(known)s.")
+                % {"fmt": fmt, "known": ", ".join(ImportFormat.values)},
                 field="format",
             )
         return fmt
@@ -45,9 +49,11 @@ def import_format_detect(*, name: str, fmt: str | None = None) -> str:
     if detected is None:
         raise DomainError(
             "unknown_format",
-            f"Cannot tell the format of {name!r} from its name: choose one of "
-            f"{', '.join(ImportFormat.values)}, or name the file .json, .jsonl, "
-            ".csv or .zip.",
+            _(
+                "Cannot tell the format of “%(name)s” from its name: choose a format, or name "
+                "the file .json, .jsonl, .csv or .zip."
+            )
+            % {"name": name},
             field="format",
         )
     return detected
@@ -89,7 +95,11 @@ def import_job_create(
         if upload is not None and (upload.size or 0) > limit:
             raise DomainError(
                 "too_large",
-                f"The file has {upload.size:,} bytes; the limit is {limit:,}.",
+                _("The file has %(size)s bytes; the limit is %(limit)s.")
+                % {
+                    "size": number_format(upload.size, force_grouping=True),
+                    "limit": number_format(limit, force_grouping=True),
+                },
                 status=413,
                 field=field,
             )
@@ -227,7 +237,11 @@ def import_job_payload(job: ImportJob) -> dict[str, Any]:
         "original_name": job.original_name,
         "total": job.total,
         "imported": job.imported,
-        "errors": job.errors,
+        # Each message in the reader's language (stored with its msgid, written in English).
+        "errors": [
+            {**{k: v for k, v in e.items() if k != "msg"}, "message": message_text(e)}
+            for e in job.errors
+        ],
         "error_count": job.error_count,
         "bytes_read": job.bytes_read,
         "size_bytes": job.size_bytes,

@@ -14,6 +14,8 @@
   const TYPE = cfg.taskType;
   const IS_IMAGE = TYPE === "image_classification" || TYPE === "image_boxes";
   const LABELS = cfg.labels;
+  // Times and numbers in the page's language, not the browser's ("01:19 AM" on a French page).
+  const PAGE_LANG = document.documentElement.lang || undefined;
   const byHotkey = new Map(LABELS.filter((l) => l.hotkey).map((l) => [l.hotkey.toLowerCase(), l]));
   const colorOf = new Map(LABELS.map((l) => [l.value, l.color]));
 
@@ -35,6 +37,7 @@
   let suggestion = null;    // the suggestion as a state, to tell whether it is untouched
   let undoStack = [];
   let ui = {};
+  let savedNote = null;     // "Saved", kept on the panel that may replace the task
   const today = { count: Number(cfg.today.count) || 0, seconds: Number(cfg.today.seconds) || 0 };
 
   // ---------------------------------------------------------------- helpers
@@ -69,8 +72,8 @@
     if (Number.isNaN(date.getTime())) return iso;
     const sameDay = date.toDateString() === new Date().toDateString();
     return sameDay
-      ? date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })
-      : date.toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
+      ? date.toLocaleTimeString(PAGE_LANG, { hour: "2-digit", minute: "2-digit" })
+      : date.toLocaleString(PAGE_LANG, { dateStyle: "medium", timeStyle: "short" });
   }
 
   function renderToday() {
@@ -134,6 +137,7 @@
 
   function applyLabel(label) {
     if (!task || busy) return;
+    if (hiddenTextUnseen()) { say(T.showFirst, "error"); return; }
     if (TYPE === "text_classification" || TYPE === "image_classification") {
       if (state.label !== label.value) change((s) => { s.label = label.value; });
     } else if (TYPE === "multi_label") {
@@ -285,13 +289,24 @@
         today.seconds += Number(annotation && annotation.seconds) || 0;
         renderToday();
       }
-      say(slotTaken ? `${T.savedExtra}. ${response.data.detail}` : T.saved, "ok");
+      const saved = slotTaken ? `${T.savedExtra}. ${response.data.detail}`
+        : savedText(result);
+      say(saved, "ok");
+      savedNote = saved;
       const next = nextOf(response);
       if (next) showNext(next); else loadNext();
     } else {
       setBusy(false);
       say(errorText(response), "error");
     }
+  }
+
+  // An empty answer is an answer: the status says what it meant.
+  function savedText(result) {
+    if (TYPE === "multi_label" && !result.labels.length) return T.savedNone;
+    if (TYPE === "text_spans" && !result.spans.length) return T.savedNoSpan;
+    if (TYPE === "image_boxes" && !result.boxes.length) return T.savedNoBox;
+    return T.saved;
   }
 
   async function skip() {
@@ -316,6 +331,7 @@
   }
 
   function show(payload, image) {
+    savedNote = null;
     const hadFocusInside = view.contains(document.activeElement) || extra.contains(document.activeElement);
     task = payload;
     suggestion = stateFromSuggestion(payload.task.suggestion, payload.task.data || {});
@@ -362,9 +378,16 @@
     document.dispatchEvent(new CustomEvent("fairlabel:task", { detail: { assignment, sensitive } }));
   }
 
+  function takeSavedNote() {
+    const note = savedNote;
+    savedNote = null;
+    return note ? el("p", { class: "saved-note", "data-testid": "saved-note", text: note }) : null;
+  }
+
   function showDone() {
     clearTask();
     view.append(el("div", { class: "panel done", "data-testid": "done" },
+      takeSavedNote(),
       el("p", { class: "panel-title", text: T.done }),
       el("p", {}, el("a", { href: cfg.urls.home, class: "button primary", text: T.back }))));
     setBusy(false);
@@ -387,14 +410,17 @@
     // The cool-down waited out is a paid break: shown as calmly as one.
     const cooldown = Boolean(rule && rule.endsWith("#cool-down"));
     const calm = code === "break" || cooldown;
+    const note = takeSavedNote();
     view.append(el("div", { class: `panel refusal${calm ? " calm" : ""}`, "data-testid": "refusal" },
+      note,
       el("p", { class: "panel-title", text: code === "break" ? T.breakTitle : cooldown ? T.cooldownTitle : T.refused }),
       el("p", { text: detail }),
       until ? el("p", {}, `${T.until} `, el("time", { datetime: until, text: formatTime(until) }), " ", countdown) : null,
       rule ? el("p", {}, el("a", { href: rule, text: T.rule })) : null,
       el("p", {}, retry, " ", resumeNow, resumeNow ? " " : null, el("a", { href: cfg.urls.home, text: T.back }))));
     setBusy(false);
-    say(until ? `${detail} ${T.until} ${formatTime(until)}` : detail, calm ? "info" : "error");
+    const told = until ? `${detail} ${T.until} ${formatTime(until)}` : detail;
+    say(note ? `${note.textContent}. ${told}` : told, calm ? "info" : "error");
     if (until) {
       // A calm countdown; the page asks again by itself when the time has come.
       const end = new Date(until).getTime();
@@ -430,13 +456,19 @@
     hint.setAttribute("aria-hidden", hint.classList.contains("on") ? "false" : "true");
   }
 
+  // The label the sidebar marks: the selected box's own, else the one new boxes get.
+  function boxLabelShown() {
+    const box = ui.selectedBox !== null ? state.boxes[ui.selectedBox] : null;
+    return box ? box.label : ui.currentLabel;
+  }
+
   function refreshButtons() {
     for (const button of labelButtons) {
       const value = button.dataset.value;
       let pressed = null;
       if (TYPE === "text_classification" || TYPE === "image_classification") pressed = state.label === value;
       else if (TYPE === "multi_label") pressed = state.labels.includes(value);
-      else if (TYPE === "image_boxes") pressed = ui.currentLabel === value;
+      else if (TYPE === "image_boxes") pressed = boxLabelShown() === value;
       if (pressed !== null) button.setAttribute("aria-pressed", pressed ? "true" : "false");
     }
     const ready = Boolean(task) && !busy;
@@ -451,11 +483,7 @@
     const data = task.task.data || {};
     const text = typeof data.text === "string" ? data.text : "";
     if (task.protect && task.protect.hide_text && !ui.revealed) {
-      view.append(sensitiveCover(T.sensitiveText, () => {
-        ui.revealed = true;
-        ui.seen = true;
-        rerenderText();
-      }));
+      view.append(sensitiveCover(T.sensitiveText, revealText));
       return;
     }
     if (task.protect && task.protect.hide_text) {
@@ -697,6 +725,17 @@
     requestAnimationFrame(() => setZoom(null));
   }
 
+  // A sensitive text still behind its cover: keys do not label what nobody has read.
+  function hiddenTextUnseen() {
+    return Boolean(task && !IS_IMAGE && task.protect && task.protect.hide_text && !ui.seen);
+  }
+
+  function revealText() {
+    ui.revealed = true;
+    ui.seen = true;
+    rerenderText();
+  }
+
   function hiddenUnseen() {
     return Boolean(task && task.protect && task.protect.sensitive && !ui.seen);
   }
@@ -895,6 +934,11 @@
       e.preventDefault();
       if (!task && !busy && $("task-view").querySelector(".refusal")) { loadNext(); return; }
       if (!task && !busy && $("start-btn")) { $("start-btn").click(); return; }
+      if (hiddenTextUnseen()) {
+        // The first Enter on a hidden text shows it; the next one submits.
+        revealText();
+        return;
+      }
       if (hiddenUnseen() && undoStack.length === 0) {
         // Never submit, by a key, what nobody chose: the content was not seen and nothing was
         // picked (a suggestion or an empty answer stays unsent).

@@ -14,7 +14,8 @@ NAV = {
     "annotator": ["/label/"],
     "owner": ["/projects/", "/projects/new/"],
     "auditor": ["/audit/"],
-    "admin": ["/admin/"],
+    # The admin lands in the Django admin, whose "View site" leads to all projects.
+    "admin": ["/admin/", "/projects/"],
 }
 ALL_NAV = {url for urls in NAV.values() for url in urls}
 

@@ -64,10 +64,10 @@ def test_owner_imports_a_file_and_reads_the_errors_of_a_bad_one(page, tmp_path):
     errors = page.get_by_test_id("import-errors").get_by_role("listitem")
     expect(errors).to_have_count(3)
     expect(errors.nth(0)).to_have_text(
-        "line 2: missing the field 'text' (a non-empty string) that text_classification needs"
+        "line 2: the field “text” is missing: tasks of type “Text classification” need it"
     )
     expect(errors.nth(1)).to_have_text(
-        "line 3: a task with the id 'r1' already exists in this project"
+        "line 3: a task with the id “r1” already exists in this project"
     )
     expect(errors.nth(2)).to_have_text("line 4: each task must be a JSON object, not a list")
     expect(page.get_by_role("alert")).to_contain_text("Nothing was imported: 3 problems")

@@ -379,9 +379,11 @@ def test_label_page_with_a_task_loaded_is_accessible(page):
     assert axe_violations(page) == []
 
 
-def test_a_key_never_submits_what_nobody_chose_on_a_hidden_task(page):
-    """A hidden sensitive text with a suggestion: Enter alone sends nothing; a label picked
-    without showing the text is an explicit choice, and Enter (even on "Show") submits it."""
+def test_on_a_hidden_text_keys_wait_until_it_is_shown(page):
+    """Issue 12: a digit picked a label before the text was revealed, and the first Enter
+    revealed instead of submitting. Now, consistently: while the text is hidden a label key
+    picks nothing and says why; Enter shows the text; once shown, keys label and Enter
+    submits. A suggestion is never sent unseen."""
     secret = "A hidden text."
     project = _project(
         TaskType.TEXT_CLASSIFICATION,
@@ -395,13 +397,15 @@ def test_a_key_never_submits_what_nobody_chose_on_a_hidden_task(page):
     )
     annotator = _open(page, project)
     page.evaluate("document.activeElement.blur()")  # not on the "Show" button
-    page.keyboard.press("Enter")
-    expect(page.get_by_test_id("status")).to_contain_text("This content is hidden")
-    assert _results(annotator) == []
+    page.keyboard.press("1")
+    expect(page.get_by_test_id("status")).to_contain_text("This text is hidden: show it first")
+    assert page.locator(".label-btn[data-value=pos]").get_attribute("aria-pressed") == "false"
     assert secret not in page.locator("#task-view").inner_text()
-    page.get_by_role("button", name="Show", exact=True).focus()
-    page.keyboard.press("1")  # picked without seeing: an explicit choice
-    page.keyboard.press("Enter")  # on "Show", it submits the choice
+    page.keyboard.press("Enter")  # shows the text, sends nothing
+    expect(page.get_by_test_id("task-text")).to_have_text(secret)
+    assert _results(annotator) == []
+    page.keyboard.press("1")
+    page.keyboard.press("Enter")  # now it submits what was picked, having been seen
     _expect_done(page)
     assert _results(annotator) == [{"label": "pos"}]
 

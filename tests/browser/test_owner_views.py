@@ -41,7 +41,9 @@ def test_owner_sees_progress_work_per_pseudonym_and_a_task_with_its_annotations(
 
     login(page, owner.username)
     page.goto(f"/projects/{project.pk}/")
-    assert "1 of 2 tasks finished · 3 annotations" in page.get_by_test_id("progress").inner_text()
+    assert (
+        "3 of 4 annotations · 1 of 2 tasks finished" in page.get_by_test_id("progress").inner_text()
+    )
     rows = page.get_by_test_id("annotators").locator("tbody tr")
     assert rows.count() == 2
     per_pseudonym = {

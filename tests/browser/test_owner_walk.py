@@ -134,5 +134,5 @@ def test_owner_builds_a_project_of_each_type_imports_each_format_and_exports_eac
     page.locator("[data-testid=imports] button[type=submit]").click()
     page.get_by_text("Nothing was imported").wait_for()
     text = page.inner_text("[data-testid=imports]")
-    assert "line 2" in text and "missing the field 'image'" in text
+    assert "line 2" in text and "the field “image” is missing" in text
     assert "line 3" in text and "not valid JSON" in text

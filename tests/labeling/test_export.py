@@ -109,10 +109,17 @@ def test_majority_of_multi_label(tmp_path):
     assert row["majority"] == {"labels": ["sports", "tech"], "agreement": 0.6667}
 
 
-def test_majority_is_null_where_it_is_not_defined(tmp_path):
-    project = labeled_project(TaskType.IMAGE_BOXES, tasks=1, per_task=1, annotators=1)
-    _, path = export(project, "jsonl", tmp_path, majority=True)
-    assert jsonl_rows(path)[0]["majority"] is None
+def test_majority_is_refused_where_it_is_not_defined(tmp_path, owner):
+    """It used to write `majority: null` on every row of spans and boxes."""
+    from fairlabel.errors import DomainError
+
+    boxes = labeled_project(TaskType.IMAGE_BOXES, tasks=1, per_task=1, annotators=1)
+    with pytest.raises(DomainError, match="no majority label"):
+        export(boxes, "jsonl", tmp_path, majority=True)
+    spans = labeled_project(TaskType.TEXT_SPANS, tasks=1, per_task=1, annotators=1)
+    with pytest.raises(DomainError, match="CoNLL 2003"):
+        services.export_job_create(project=spans, user=owner, fmt="jsonl", majority=True)
+    assert not ExportJob.objects.exists()
 
 
 def test_task_categories_travel_with_the_row(tmp_path):

@@ -248,7 +248,7 @@ def test_one_bad_row_imports_nothing_and_every_error_is_listed(run, project):
     assert job.status == "failed"
     assert (job.total, job.imported, job.error_count) == (10, 0, 2)
     assert messages(job) == [
-        (4, "missing the field 'text' (a non-empty string) that text_classification needs"),
+        (4, "the field “text” is missing: tasks of type “Text classification” need it"),
         (8, "each task must be a JSON object, not a list"),
     ]
     assert not Task.objects.exists()
@@ -275,11 +275,12 @@ def test_wrong_types(run, project):
         ),
     )
     assert [m for _, m in messages(job)] == [
-        "missing the field 'text' (a non-empty string) that text_classification needs",
+        # {"text": 5} has the field, of the wrong type: not "missing".
+        "the field “text” must be text (a string in quotes), not the number 5",
         "the id must be a string or a whole number",
         "categories must be a list of names",
         "the id must be a string or a whole number",
-        "missing the field 'text' (a non-empty string) that text_classification needs",
+        "the field “text” is empty",
         "predictions must be a list",
     ]
 
@@ -288,7 +289,7 @@ def test_missing_field_the_task_type_needs(run, owner):
     images = project_factory(owner, task_type=TaskType.IMAGE_CLASSIFICATION)
     job = run(images, "t.jsonl", jsonl({"text": "not an image"}))
     assert messages(job) == [
-        (1, "missing the field 'image' (a non-empty string) that image_classification needs")
+        (1, "the field “image” is missing: tasks of type “Image classification” need it")
     ]
 
 
@@ -306,9 +307,9 @@ def test_duplicate_ids_in_the_file_and_against_existing_tasks(run, project):
         ),
     )
     assert messages(job) == [
-        (2, "the id 'n1' appears more than once in this file"),
-        (3, "a task with the id 'old-1' already exists in this project"),
-        (5, "the id '5' appears more than once in this file"),
+        (2, "the id “n1” appears more than once in this file"),
+        (3, "a task with the id “old-1” already exists in this project"),
+        (5, "the id “5” appears more than once in this file"),
     ]
     assert project.tasks.count() == 1
 
@@ -553,7 +554,7 @@ def stored_files(folder: str) -> set[str]:
     }
 
 
-def test_non_images_in_an_image_zip_are_errors_and_nothing_is_stored(run, image_project):
+def test_a_damaged_image_in_a_zip_is_an_error_and_nothing_is_stored(run, image_project):
     folder = f"imports/{image_project.pk}"
     before = stored_files(folder)
     job = run(
@@ -562,12 +563,31 @@ def test_non_images_in_an_image_zip_are_errors_and_nothing_is_stored(run, image_
         make_zip({"a.png": png(), "notes.txt": b"hello", "fake.jpg": b"\xff\xd8\xff not really"}),
     )
     assert job.status == "failed"
-    assert messages(job) == [
-        ("notes.txt", "not an image (or a damaged one)"),
-        ("fake.jpg", "not an image (or a damaged one)"),
-    ]
+    # notes.txt is no image file at all: skipped, not counted among the errors.
+    assert messages(job) == [("fake.jpg", "not an image (or a damaged one)")]
     assert not image_project.tasks.exists()
     assert stored_files(folder) == before
+
+
+def test_files_that_are_not_images_are_skipped_with_a_warning(run, image_project):
+    """A readme beside the photos no longer fails the whole import: the images are imported
+    and the page and API say which files were left out."""
+    job = run(
+        image_project,
+        "photos.zip",
+        make_zip({"a.png": png(), "b.png": png(), "readme.txt": b"taken in 2024"}),
+    )
+    assert job.status == "done"
+    assert (job.imported, job.error_count) == (2, 0)
+    assert [(e["line"], e["level"]) for e in job.errors] == [("readme.txt", "warning")]
+    assert job.errors[0]["message"].startswith("skipped: not an image file")
+
+
+def test_a_zip_of_nothing_but_a_readme_says_it_holds_no_images(run, image_project):
+    job = run(image_project, "notes.zip", make_zip({"readme.txt": b"hello"}))
+    assert job.status == "failed"
+    assert messages(job)[0][0] is None
+    assert "the zip holds no images" in messages(job)[0][1] and "readme.txt" in messages(job)[0][1]
 
 
 def test_not_a_zip(run, image_project):
@@ -614,8 +634,7 @@ def test_api_reports_errors(client_for, project, django_capture_on_commit_callba
     assert detail["errors"] == [
         {
             "line": 2,
-            "message": "missing the field 'text' (a non-empty "
-            "string) that text_classification needs",
+            "message": "the field “text” is missing: tasks of type “Text classification” need it",
         }
     ]
 
@@ -687,7 +706,7 @@ def test_management_command(project, tmp_path, capsys):
     bad.write_bytes(b"text,source\nok,a\n\n,b\n")
     with pytest.raises(CommandError, match="1 problem"):
         call_command("import_tasks", str(project.pk), str(bad))
-    assert "line 4: missing the field 'text'" in capsys.readouterr().err
+    assert "line 4: the field “text” is empty" in capsys.readouterr().err
     with pytest.raises(CommandError, match="Cannot tell the format"):
         call_command("import_tasks", str(project.pk), str(tmp_path / "x.txt"))
 

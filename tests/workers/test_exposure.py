@@ -389,7 +389,7 @@ def test_owners_see_flags_and_sensitive_content_protected(client, owner, make_us
     task_flag(annotator=annotator, assignment_id=safe.pk, category="hate", now=T0)
     client.force_login(owner)
     page = client.get(f"/projects/{project.pk}/tasks/{safe.task_id}/").content.decode()
-    assert 'data-testid="flags"' in page and "hate" in page
+    assert 'data-testid="flags"' in page and "Hate" in page  # its name, not the code
     assert 'data-testid="protected-text"' in page  # hidden behind its warning
     assert annotator.username not in page
     body = client_for(owner).get(f"/api/projects/{project.pk}/tasks/{safe.task_id}/").json()
