@@ -303,7 +303,7 @@ def task_list(
         "external_id",
         "data",
         "annotation_count",
-        "is_sensitive",
+        "category_mask",
         "predictions",
         "created_at",
     )

@@ -19,6 +19,7 @@ from labeling.policies import (
     DispatchContext,
     Refusal,
     RuleDoc,
+    money_text,
     policy_value,
     rule_url,
 )
@@ -254,7 +255,12 @@ def publish_rate_check(*, project) -> DomainError | None:
             "The implied rate %(rate)s %(cur)s/h is under the floor of %(floor)s %(cur)s/h: "
             "raise the price to at least %(needed)s per task."
         )
-        % {"rate": shown, "cur": project.currency, "floor": floor, "needed": needed},
+        % {
+            "rate": money_text(shown),
+            "cur": project.currency,
+            "floor": money_text(floor),
+            "needed": money_text(needed),
+        },
         rule=rule_url("fair-pay-floor"),
         implied_hourly=str(shown),
         floor_hourly=str(floor),
@@ -276,7 +282,11 @@ def publish_funded_check(*, project) -> DomainError | None:
             "Fund the project before publishing: it holds %(have)s %(cur)s, and one task "
             "needs %(need)s %(cur)s held for its pay."
         )
-        % {"have": money(available), "need": need, "cur": settings.FAIRLABEL_CURRENCY},
+        % {
+            "have": money_text(money(available)),
+            "need": money_text(need),
+            "cur": settings.FAIRLABEL_CURRENCY,
+        },
         rule=rule_url(BUDGET_RULE),
         available=str(money(available)),
         needed=str(need),
@@ -311,7 +321,7 @@ def pay_rules(*, user, now: datetime, policies: dict) -> list[RuleDoc]:
     standing = ""
     if user is not None and getattr(user, "is_authenticated", False):
         own = floor_hourly(user=user, policies=policies)
-        standing = _("Your floor: %(f)s %(c)s an hour.") % {"f": own, "c": cur}
+        standing = _("Your floor: %(f)s %(c)s an hour.") % {"f": money_text(own), "c": cur}
     minutes = policies["FAIRLABEL_ASSIGNMENT_MINUTES"]
     return [
         RuleDoc(
@@ -324,7 +334,7 @@ def pay_rules(*, user, now: datetime, policies: dict) -> list[RuleDoc]:
                 "time, the difference is paid to you as a top-up, charged to the projects. A "
                 "project cannot be published if its price implies less than the floor."
             )
-            % {"f": floor, "c": cur},
+            % {"f": money_text(floor), "c": cur},
             source=_("Prolific's recommended minimum (£9 / $12 per hour)."),
             standing=standing,
             codes=("below_floor",),

@@ -427,7 +427,7 @@ def test_label_studio_tasks_apart_in_a_flat_export_are_a_duplicate(run, owner, t
     rows.append(rows[0])
     job = run(project, "a.json", orjson.dumps(rows))
     assert job.status == "failed"
-    assert [e["message"] for e in job.errors] == ["the id '11' appears more than once in this file"]
+    assert [e["message"] for e in job.errors] == ["the id “11” appears more than once in this file"]
     assert project.tasks.count() == 0
 
 
