@@ -11,9 +11,13 @@ workers on 127.0.0.1, and measures:
   - one client: p50/p95 latency of next and of submit at each size (after a warm-up);
   - 32 clients (threads, each its own annotator and keep-alive connection) on the largest
     overlap-1 project: next+submit cycles per second for a fixed time;
+  - on a project of the largest size where 99% of the tasks carry gore: one annotator without
+    consent (the safe 0.5% only), one who consented to violence only (the other 1%), one who
+    consented to all;
 then the largest project again with the rules off (labeling's own gate only, no hooks) beside
 the default settings (every gate and hook of the working-time rules on), and checks that no
-slot was handed out twice. Results are printed, not asserted.
+slot was handed out twice. Results are printed, not asserted. `--reuse --restricted-only`:
+only the restricted claims, beside an unrestricted client, one cycle of each in turn.
 """
 
 from __future__ import annotations
