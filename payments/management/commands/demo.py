@@ -80,6 +80,8 @@ class Command(BaseCommand):
             owned = Project.objects.filter(owner=owner).values_list("content_categories", flat=True)
             if not any(owned):
                 self._sensitive_project(owner)
+            if not Project.objects.filter(owner=owner, task_type="image_classification").exists():
+                self._sensitive_images(owner)
         self.stdout.write(self.style.SUCCESS("Demo users (username / password):"))
         for username, role, password, *_ in DEMO_USERS:
             self.stdout.write(f"  {role.value:<10} {username} / {password}")
@@ -115,6 +117,47 @@ class Command(BaseCommand):
         tasks_create(project=entities, rows=[{"data": {"text": t}} for t in SENTENCES])
         project_fund(project=entities, amount="500.00")
         project_publish(project=entities)
+
+    def _sensitive_images(self, owner) -> None:
+        """Placeholder pictures marked sensitive: a new user sees them blurred and grey until
+        revealed, with the blur strength slider."""
+        import io
+        import zipfile
+
+        from django.core.files.uploadedfile import SimpleUploadedFile
+        from PIL import Image, ImageDraw
+
+        from labeling.importing.services import import_job_create, import_job_run
+
+        photos = project_create(
+            owner=owner,
+            title="Street photos (sensitive: placeholders)",
+            task_type="image_classification",
+            instructions="Does the picture show **a scene that breaks the rules**?\n\n"
+            "The pictures are harmless placeholders marked sensitive, to show how Fairlabel "
+            "protects annotators: they start blurred and grey; hover or click to see them.",
+            labels=["acceptable", "remove"],
+            content_categories=["violence"],
+            price_per_task="0.10",
+            estimated_seconds_per_task=15,
+        )
+        out = io.BytesIO()
+        colours = ["#c0392b", "#2980b9", "#27ae60", "#8e44ad", "#d35400", "#16a085"]
+        with zipfile.ZipFile(out, "w") as archive:
+            for n, colour in enumerate(colours, 1):
+                image = Image.new("RGB", (480, 320), colour)
+                draw = ImageDraw.Draw(image)
+                draw.ellipse((150, 70, 330, 250), fill="#f4f1de")
+                draw.text((20, 20), f"placeholder {n}", fill="#ffffff")
+                buffer = io.BytesIO()
+                image.save(buffer, "PNG")
+                archive.writestr(f"placeholder-{n}.png", buffer.getvalue())
+        job = import_job_create(
+            project=photos, user=owner, file=SimpleUploadedFile("photos.zip", out.getvalue())
+        )
+        import_job_run(job_id=job.pk)
+        project_fund(project=photos, amount="500.00")
+        project_publish(project=photos)
 
     def _sensitive_project(self, owner) -> None:
         moderation = project_create(
