@@ -624,9 +624,9 @@ NEXT_QUERIES = 20
 # auth token + role + time zone, then the locked assignment, its project, its task's data, the
 # policies, INSERT, two UPDATEs; the hook: locked state, span UPDATE, state UPDATE (+ savepoint
 # pair): plain statements, cheaper to run than one joined ORM query. Fair pay: the locked
-# reservation, the slice UPDATE for the release, the entries (head lock, INSERT, head UPDATE),
-# the reservation closed.
-SUBMIT_QUERIES = 19
+# reservation closed and read back, the slice UPDATE for the release, the entries (head lock,
+# INSERT, head UPDATE).
+SUBMIT_QUERIES = 18
 
 
 @pytest.mark.parametrize("size", [10, 2000])
