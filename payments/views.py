@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 from datetime import datetime
+from decimal import Decimal
 
 from django.contrib import messages
 from django.http import HttpResponse
@@ -39,7 +40,7 @@ def earnings(request):
             "earnings": data,
             "lines": lines,
             "next_settlement": datetime.fromisoformat(data["next_settlement"]),
-            "hours": f"{float(data['paid_seconds']) / 3600:.2f}",
+            "hours": (Decimal(data["paid_seconds"]) / 3600).quantize(Decimal("0.01")),
             "reviews": selectors.reviews_of_annotator(annotator=request.user),
             "payouts": Payout.objects.filter(annotator=request.user)[:20],
         },
@@ -156,7 +157,7 @@ def _svg_histogram(bins: list[dict], floor: str) -> dict:
     width, height, pad = 600, 200, 20
     top = max(b["count"] for b in bins) or 1
     step = (width - 2 * pad) / len(bins)
-    span = float(bins[-1]["to"])
+    span = Decimal(bins[-1]["to"])
     bars = []
     for i, b in enumerate(bins):
         h = (height - 2 * pad) * b["count"] / top
@@ -170,7 +171,9 @@ def _svg_histogram(bins: list[dict], floor: str) -> dict:
                 "count": b["count"],
             }
         )
-    floor_x = round(pad + (width - 2 * pad) * float(floor) / span, 1) if span else pad
+    floor_x = (
+        (pad + (width - 2 * pad) * Decimal(floor) / span).quantize(Decimal("0.1")) if span else pad
+    )
     return {"bars": bars, "floor_x": floor_x, "width": width, "height": height, "max": span}
 
 
