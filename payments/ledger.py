@@ -96,7 +96,9 @@ def entry_hash(
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _head_locked(chain: int) -> ChainHead:
+def chain_lock(chain: int) -> ChainHead:
+    """The chain's head row, locked until the caller's transaction ends (also a mutex for
+    whatever appends to that chain)."""
     head = ChainHead.objects.select_for_update().filter(chain=chain).first()
     if head is None:
         ChainHead.objects.bulk_create([ChainHead(chain=chain)], ignore_conflicts=True)
@@ -119,7 +121,7 @@ def append(
     movements = [m for m in movements if m.amount != 0]
     if not movements:
         return []
-    head = _head_locked(chain)
+    head = chain_lock(chain)
     if skip_existing:
         movements = _not_yet_written(movements)
         if not movements:
@@ -276,6 +278,12 @@ def shard_take(*, project_id: int, amount: Decimal, prefer: int) -> int | None:
     shards[0].available = total - amount
     BudgetShard.objects.bulk_update(shards, ["available"])
     return shards[0].shard
+
+
+def budget_available(project_id: int) -> Decimal:
+    """The project's uncommitted funds: its slices together, in one read."""
+    total = BudgetShard.objects.filter(project_id=project_id).aggregate(t=Sum("available"))["t"]
+    return Decimal(total or 0)
 
 
 def shard_give(*, project_id: int, shard: int, amount: Decimal) -> None:

@@ -26,7 +26,7 @@ from labeling.policies import (
 )
 from payments import ledger
 from payments.ledger import Movement, floor_pay, money
-from payments.models import BudgetShard, CountryFloor, Kind, Reservation
+from payments.models import CountryFloor, Kind, Reservation
 
 # --- the floor ---------------------------------------------------------------------------------
 
@@ -120,14 +120,7 @@ def budget_gate(context: DispatchContext) -> Refusal | None:
     if context.held is not None:
         return None
     need = reservation_amount(price=context.project.price_per_task, floor=context_floor(context))
-    if BudgetShard.objects.filter(project_id=context.project.pk, available__gte=need).exists():
-        return None
-    total = sum(
-        BudgetShard.objects.filter(project_id=context.project.pk).values_list(
-            "available", flat=True
-        ),
-        Decimal(0),
-    )
+    total = ledger.budget_available(context.project.pk)
     return None if total >= need else _budget_refusal()
 
 
@@ -275,10 +268,7 @@ def publish_rate_check(*, project) -> DomainError | None:
 def publish_funded_check(*, project) -> DomainError | None:
     """A project must be funded for at least one task before it is published."""
     need = reservation_amount(price=project.price_per_task, floor=floor_hourly(highest=True))
-    available = sum(
-        BudgetShard.objects.filter(project_id=project.pk).values_list("available", flat=True),
-        Decimal(0),
-    )
+    available = ledger.budget_available(project.pk)
     if available >= need:
         return None
     return DomainError(

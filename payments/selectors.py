@@ -16,7 +16,6 @@ from payments import ledger
 from payments.ledger import money
 from payments.models import (
     PAY_KINDS,
-    BudgetShard,
     Entry,
     Kind,
     Payout,
@@ -114,10 +113,7 @@ def budget_of(*, project: Project) -> dict[str, Any]:
         .values_list("kind")
         .annotate(t=Sum("amount"))
     }
-    available = sum(
-        BudgetShard.objects.filter(project=project).values_list("available", flat=True),
-        Decimal(0),
-    )
+    available = ledger.budget_available(project.pk)
     spent = sum((sums.get(k, Decimal(0)) for k in PAY_KINDS), Decimal(0)) + sums.get(
         Kind.ADJUSTMENT, Decimal(0)
     )

@@ -110,7 +110,7 @@ def settlement_job_create(*, cutoff: datetime | None = None) -> SettlementJob | 
     callers at once get one job. None when there is nothing new to settle."""
     cutoff = cutoff or timezone.now()
     with transaction.atomic():
-        ledger._head_locked(ledger.CHAIN_SETTLEMENT)  # one creator at a time
+        ledger.chain_lock(ledger.CHAIN_SETTLEMENT)  # one creator at a time
         active = SettlementJob.objects.filter(
             status__in=(JobStatus.PENDING, JobStatus.RUNNING)
         ).first()
@@ -181,7 +181,7 @@ def settle_period(*, job: SettlementJob) -> dict:
     from workers.models import Break, WorkSpan
 
     start, end = job.period_start, job.period_end
-    ledger._head_locked(ledger.CHAIN_SETTLEMENT)
+    ledger.chain_lock(ledger.CHAIN_SETTLEMENT)
     active: dict[int, dict[int, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     for annotator_id, project_id, seconds in (
         Assignment.objects.filter(
@@ -335,7 +335,7 @@ def payout_request(*, annotator, amount=None, now: datetime | None = None) -> Pa
     minimum = Decimal(settings.FAIRLABEL_PAYOUT_MINIMUM)
     with transaction.atomic():
         # The annotator's chain head serialises its own payouts: no two can spend one balance.
-        ledger._head_locked(ledger.chain_of(annotator.pk))
+        ledger.chain_lock(ledger.chain_of(annotator.pk))
         balance = annotator_balance(annotator.pk)
         value = balance if amount in (None, "") else amount_parse(amount)
         if value > balance:
