@@ -65,6 +65,20 @@ def _stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+# The fields an entry's hash covers, besides the previous hash.
+HASHED_FIELDS = (
+    "chain",
+    "seq",
+    "kind",
+    "reference",
+    "amount",
+    "currency",
+    "project_id",
+    "annotator_id",
+    "created_at",
+)
+
+
 def entry_hash(
     *,
     prev_hash: str,
@@ -131,35 +145,22 @@ def append(
     prev, seq = head.hash, head.seq
     for movement in movements:
         seq += 1
-        amount = Decimal(movement.amount).quantize(CENT)
-        digest = entry_hash(
-            prev_hash=prev,
+        entry = Entry(
             chain=chain,
             seq=seq,
             kind=movement.kind,
             reference=movement.reference,
-            amount=amount,
+            amount=Decimal(movement.amount).quantize(CENT),
             currency=currency,
             project_id=movement.project_id,
             annotator_id=movement.annotator_id,
             created_at=now,
+            prev_hash=prev,
         )
-        entries.append(
-            Entry(
-                chain=chain,
-                seq=seq,
-                kind=movement.kind,
-                reference=movement.reference,
-                amount=amount,
-                currency=currency,
-                project_id=movement.project_id,
-                annotator_id=movement.annotator_id,
-                created_at=now,
-                prev_hash=prev,
-                hash=digest,
-            )
+        entry.hash = prev = entry_hash(
+            **{name: getattr(entry, name) for name in HASHED_FIELDS}, prev_hash=prev
         )
-        prev = digest
+        entries.append(entry)
     Entry.objects.bulk_create(entries, batch_size=2000)
     ChainHead.objects.filter(chain=chain).update(seq=seq, hash=prev)
     return entries
@@ -328,40 +329,17 @@ def verify(*, chunk: int = 20000) -> Verification:
             # One snapshot for the whole check: appends going on meanwhile are not half-seen.
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        fields = (
-            "id",
-            "chain",
-            "seq",
-            "kind",
-            "reference",
-            "amount",
-            "currency",
-            "project_id",
-            "annotator_id",
-            "created_at",
-            "prev_hash",
-            "hash",
+        rows = Entry.objects.order_by("chain", "seq").values_list(
+            "id", "prev_hash", "hash", *HASHED_FIELDS, named=True
         )
-        rows = Entry.objects.order_by("chain", "seq").values_list(*fields)
         for row in rows.iterator(chunk_size=chunk):
-            (pk, chain, seq, kind, ref, amount, cur, project_id, annotator_id, at, prev, digest) = (
-                row
-            )
+            pk, chain, seq, prev, digest = row.id, row.chain, row.seq, row.prev_hash, row.hash
             count += 1
             last_seq, last_hash = heads.get(chain, (0, GENESIS))
             if seq != last_seq + 1 or prev != last_hash:
                 problems.append(f"entry {pk}: chain {chain} breaks at position {seq}")
             expected = entry_hash(
-                prev_hash=prev,
-                chain=chain,
-                seq=seq,
-                kind=kind,
-                reference=ref,
-                amount=amount,
-                currency=cur,
-                project_id=project_id,
-                annotator_id=annotator_id,
-                created_at=at,
+                prev_hash=prev, **{name: getattr(row, name) for name in HASHED_FIELDS}
             )
             if expected != digest:
                 problems.append(f"entry {pk}: its hash does not match its fields")
