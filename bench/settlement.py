@@ -132,9 +132,9 @@ def main() -> None:
         )
         n, users, nproj = args.annotations, args.annotators, args.projects
         cursor.execute(
-            "INSERT INTO labeling_task (project_id, data, categories, is_sensitive, slots_free, "
+            "INSERT INTO labeling_task (project_id, data, categories, category_mask, slots_free, "
             "annotation_count, created_at) SELECT %s + (g %% %s), jsonb_build_object('text', "
-            "'t' || g), NULL, false, 0, 1, now() FROM generate_series(0, %s - 1) g",
+            "'t' || g), NULL, 0, 0, 1, now() FROM generate_series(0, %s - 1) g",
             [first_project, nproj, n],
         )
         cursor.execute("SELECT min(id) FROM labeling_task")
