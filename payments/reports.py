@@ -211,36 +211,39 @@ def report_compute(*, start, end, project: Project | None = None) -> tuple[dict,
                     f"the cap of {policies['FAIRLABEL_SENSITIVE_DAILY_HOURS']} h",
                 }
             )
-    for b in due.filter(ended_at__isnull=False).only(
-        "annotator_id", "ends_at", "ended_at", "started_at"
-    ):
-        if b.ended_at < b.ends_at:
-            violations.append(
-                {
-                    "rule": "breaks",
-                    "pseudonym": pseudonyms_for([b.annotator_id]).get(b.annotator_id, ""),
-                    "evidence": f"a break due at {b.started_at:%Y-%m-%d %H:%M} UTC ended early",
-                }
-            )
+    cut_short = [
+        (b.annotator_id, f"a break due at {b.started_at:%Y-%m-%d %H:%M} UTC ended early")
+        for b in due.filter(ended_at__isnull=False).only(
+            "annotator_id", "ends_at", "ended_at", "started_at"
+        )
+        if b.ended_at < b.ends_at
+    ]
     # Reviews: rejections, appeals and their outcomes; an appeal past its deadline.
     reviews = Review.objects.filter(reviewed_at__gte=start, reviewed_at__lt=end)
+    overdue = Review.objects.filter(
+        status=Review.Status.APPEALED, appeal_deadline__lt=min(timezone.now(), end)
+    )
     if project is not None:
         reviews = reviews.filter(project=project)
+        overdue = overdue.filter(project=project)
     outcomes = dict(reviews.values_list("status").annotate(n=Count("pk")))
-    now = timezone.now()
-    for review in Review.objects.filter(
-        status=Review.Status.APPEALED, appeal_deadline__lt=min(now, end)
-    ):
-        violations.append(
-            {
-                "rule": "rejections",
-                "pseudonym": pseudonyms_for([review.annotation.annotator_id]).get(
-                    review.annotation.annotator_id, ""
-                ),
-                "evidence": f"appeal on annotation {review.annotation_id} undecided past its "
-                f"deadline {review.appeal_deadline:%Y-%m-%d}",
-            }
+    late = [
+        (
+            annotator_id,
+            f"appeal on annotation {annotation_id} undecided past its deadline {deadline:%Y-%m-%d}",
         )
+        for annotation_id, annotator_id, deadline in overdue.values_list(
+            "annotation_id", "annotation__annotator_id", "appeal_deadline"
+        )
+    ]
+    # One read of the pseudonyms these violations name.
+    named = pseudonyms_for(sorted({a for a, _e in cut_short + late}))
+    violations += [
+        {"rule": "breaks", "pseudonym": named.get(a, ""), "evidence": e} for a, e in cut_short
+    ]
+    violations += [
+        {"rule": "rejections", "pseudonym": named.get(a, ""), "evidence": e} for a, e in late
+    ]
     # Money: what owners put in against what reached annotators.
     entries = Entry.objects.filter(created_at__gte=start, created_at__lt=end)
     if project is not None:
