@@ -110,3 +110,38 @@ def children_of(pid: int) -> list[int]:
         if int(fields[1]) == pid and fields[0] != "Z":
             found.append(int(stat.parent.name))
     return found
+
+
+class HeldLock:
+    """Another connection holds a lock on `table` (in `mode`), so that a process under test
+    stops at the statement that needs it, inside its transaction; `waiting()` says when a
+    statement starting like `statement` waits there. `release()` lets it go on."""
+
+    def __init__(self, table: str, mode: str, statement: str) -> None:
+        self.table, self.mode, self.statement = table, mode, statement
+
+    def __enter__(self):
+        from django.db import connections
+
+        self.conn = connections.create_connection("default")
+        self.conn.set_autocommit(False)
+        with self.conn.cursor() as cursor:
+            cursor.execute(f"LOCK TABLE {self.table} IN {self.mode} MODE")
+        return self
+
+    def waiting(self) -> bool:
+        with self.conn.cursor() as cursor:
+            # Inside a transaction the activity view is a snapshot taken once: refresh it.
+            cursor.execute("SELECT pg_stat_clear_snapshot()")
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock' AND query ILIKE %s",
+                [self.statement + "%"],
+            )
+            return cursor.fetchone()[0] == 1
+
+    def release(self) -> None:
+        self.conn.rollback()
+
+    def __exit__(self, *exc):
+        self.conn.close()

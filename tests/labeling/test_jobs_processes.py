@@ -24,11 +24,11 @@ import orjson
 import pytest
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import connection, connections
+from django.db import connection
 
 from labeling.models import ExportJob, ImportJob
 from tests.factories import project_factory
-from tests.processes import ROOT, celery_process, children_of, clean_env, stop_group
+from tests.processes import ROOT, HeldLock, celery_process, children_of, clean_env, stop_group
 
 pytestmark = [
     pytest.mark.postgres,
@@ -101,26 +101,12 @@ def _import_job(owner) -> ImportJob:
     )
 
 
-class _HeldAtAnalyze:
+class _HeldAtAnalyze(HeldLock):
     """Hold SHARE UPDATE EXCLUSIVE on the task table from another connection: the import COPYs
     every row, then waits at its ANALYZE, still inside its transaction. There it is killed."""
 
-    def __enter__(self):
-        self.conn = connections.create_connection("default")
-        self.conn.set_autocommit(False)
-        with self.conn.cursor() as cursor:
-            cursor.execute("LOCK TABLE labeling_task IN SHARE UPDATE EXCLUSIVE MODE")
-        return self
-
-    def waiting(self) -> bool:
-        with self.conn.cursor() as cursor:
-            # Inside a transaction the activity view is a snapshot taken once: refresh it.
-            cursor.execute("SELECT pg_stat_clear_snapshot()")
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND wait_event_type = 'Lock' AND query ILIKE 'ANALYZE%%'"
-            )
-            return cursor.fetchone()[0] == 1
+    def __init__(self) -> None:
+        super().__init__("labeling_task", "SHARE UPDATE EXCLUSIVE", "ANALYZE")
 
     def peek(self, job_id: int, project_id: int) -> tuple:
         """The job row and the task count as any other client sees them now."""
@@ -131,12 +117,6 @@ class _HeldAtAnalyze:
             row = cursor.fetchone()
             cursor.execute("SELECT count(*) FROM labeling_task WHERE project_id = %s", [project_id])
             return (*row, cursor.fetchone()[0])
-
-    def release(self) -> None:
-        self.conn.rollback()
-
-    def __exit__(self, *exc):
-        self.conn.close()
 
 
 @contextmanager

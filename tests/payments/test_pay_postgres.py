@@ -9,7 +9,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import close_old_connections, connection, connections, transaction
+from django.db import close_old_connections, connection, transaction
 
 from labeling import dispatch
 from payments import ledger, services
@@ -17,6 +17,7 @@ from payments.models import Entry, Kind, Settlement, SettlementJob
 from tests.factories import project_factory, user_factory
 from tests.labeling.test_jobs_processes import _beat, _env, _queue_dropped_after, _until, _worker
 from tests.payments.test_pay import T0, _work
+from tests.processes import HeldLock
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -77,37 +78,19 @@ def test_two_settlements_at_once_pay_once():
     assert ledger.verify().ok
 
 
-class _HeldAtSettlementRows:
+class _HeldAtSettlementRows(HeldLock):
     """Another connection holds the settlement table: the run writes its entries, then waits
     at its INSERT of the settlement rows, inside its transaction. There it is killed."""
 
-    def __enter__(self):
-        self.conn = connections.create_connection("default")
-        self.conn.set_autocommit(False)
-        with self.conn.cursor() as cursor:
-            cursor.execute("LOCK TABLE payments_settlement IN SHARE ROW EXCLUSIVE MODE")
-        return self
-
-    def waiting(self) -> bool:
-        with self.conn.cursor() as cursor:
-            cursor.execute("SELECT pg_stat_clear_snapshot()")
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND wait_event_type = 'Lock' "
-                "AND query ILIKE 'INSERT INTO \"payments_settlement\"%%'"
-            )
-            return cursor.fetchone()[0] == 1
+    def __init__(self) -> None:
+        super().__init__(
+            "payments_settlement", "SHARE ROW EXCLUSIVE", 'INSERT INTO "payments_settlement"'
+        )
 
     def visible_entries(self) -> int:
         with self.conn.cursor() as cursor:
             cursor.execute("SELECT count(*) FROM payments_entry WHERE reference LIKE 'settle:%%'")
             return cursor.fetchone()[0]
-
-    def release(self) -> None:
-        self.conn.rollback()
-
-    def __exit__(self, *exc):
-        self.conn.close()
 
 
 def _settlement_entries(job_id: int) -> set[tuple]:
