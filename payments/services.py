@@ -91,6 +91,8 @@ def project_fund(*, project: Project, amount, by=None, now: datetime | None = No
     now = now or timezone.now()
     value = amount_parse(amount)
     with transaction.atomic():
+        # Under the control chain's lock: two fundings at once do not number themselves alike.
+        ledger.chain_lock(ledger.CHAIN_CONTROL)
         count = Entry.objects.filter(kind=Kind.FUNDING, project=project).count()
         (entry,) = ledger.append(
             [Movement(Kind.FUNDING, f"project:{project.pk}:{count + 1}", value, project.pk)],
