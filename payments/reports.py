@@ -38,6 +38,8 @@ from payments.models import (
 logger = logging.getLogger(__name__)
 CENT = Decimal("0.01")
 DUE_KINDS = ("due", "sensitive", "long")
+HOURS_LIMIT_CODES = ("daily_limit", "weekly_limit", "rest")
+EXPOSURE_CODES = ("exposure_cap",)
 
 
 def report_create(*, user, start, end, project: Project | None = None) -> ReportJob:
@@ -96,7 +98,7 @@ def _histogram(values: list[Decimal], floor: Decimal) -> list[dict[str, Any]]:
 
 
 def report_compute(*, start, end, project: Project | None = None) -> tuple[dict, dict, str]:
-    from workers.models import Break, WorkDay
+    from workers.models import Break, RefusalDay, WorkDay
 
     policies = policy_values()
     rows = Settlement.objects.filter(
@@ -180,13 +182,16 @@ def report_compute(*, start, end, project: Project | None = None) -> tuple[dict,
     sensitive_cap = Decimal(policies["FAIRLABEL_SENSITIVE_DAILY_HOURS"]) * 3600
     category_seconds: dict[str, Decimal] = defaultdict(Decimal)
     hours_per_day: list[dict[str, Any]] = []
+    peak: dict[int, Decimal] = {}
     day_names = pseudonyms_for(sorted(set(days.values_list("annotator_id", flat=True))))
     for day in days.order_by("day", "annotator_id").iterator(chunk_size=5000):
         worked = day.active_seconds + day.instruction_seconds
         for category, secs in (day.category_seconds or {}).items():
             category_seconds[category] += Decimal(str(secs))
+        peak[day.annotator_id] = max(peak.get(day.annotator_id, 0), worked)
         hours_per_day.append(
             {
+                "annotator_id": day.annotator_id,
                 "pseudonym": day_names.get(day.annotator_id, ""),
                 "day": day.day.isoformat(),
                 "hours": str((worked / 3600).quantize(Decimal("0.01"))),
@@ -244,6 +249,24 @@ def report_compute(*, start, end, project: Project | None = None) -> tuple[dict,
     violations += [
         {"rule": "rejections", "pseudonym": named.get(a, ""), "evidence": e} for a, e in late
     ]
+    # Refusals: the evidence that hours limits and exposure caps were applied.
+    refusals = RefusalDay.objects.filter(first_at__gte=start, first_at__lt=end)
+    if project is not None:
+        refusals = refusals.filter(project=project)
+    refused = {
+        row["code"]: {
+            "requests": int(row["requests"]),
+            "annotators": row["annotators"],
+            "annotator_days": row["days"],
+        }
+        for row in refusals.values("code")
+        .annotate(
+            requests=Sum("count"),
+            annotators=Count("annotator", distinct=True),
+            days=Count("pk"),
+        )
+        .order_by("code")
+    }
     # Money: what owners put in against what reached annotators.
     entries = Entry.objects.filter(created_at__gte=start, created_at__lt=end)
     if project is not None:
@@ -255,6 +278,7 @@ def report_compute(*, start, end, project: Project | None = None) -> tuple[dict,
                                            Kind.REJECTION_FLOOR_PAY, Kind.ADJUSTMENT)),
         Decimal(0),
     )  # fmt: skip
+    spent = to_annotators  # Fairlabel takes no fee: every pay entry is charged to a budget.
     check = ledger.verify()
     if not check.ok:
         violations.insert(
@@ -281,7 +305,9 @@ def report_compute(*, start, end, project: Project | None = None) -> tuple[dict,
         "below_floor_after_topup": below,
         "topups_total": str(money(sum((p["topup"] for p in people.values()), Decimal(0)))),
         "owners_funded": str(money(kinds.get(Kind.FUNDING, Decimal(0)))),
+        "owners_spent": str(money(spent)),
         "paid_to_annotators": str(money(to_annotators)),
+        "labor_share": str((to_annotators / spent).quantize(CENT)) if spent else None,
         "breaks_due": breaks_due,
         "breaks_taken": breaks_taken,
         "sensitive_hours": {
@@ -289,12 +315,20 @@ def report_compute(*, start, end, project: Project | None = None) -> tuple[dict,
             for k, v in sorted(category_seconds.items())
         },
         "reviews": {k: int(v) for k, v in outcomes.items()},
+        "refusals": refused,
+        "hours_limit_refusals": sum(
+            refused.get(code, {}).get("requests", 0) for code in HOURS_LIMIT_CODES
+        ),
+        "exposure_cap_refusals": sum(
+            refused.get(code, {}).get("requests", 0) for code in EXPOSURE_CODES
+        ),
         "ledger_ok": check.ok,
         "violations": violations,
     }
     details = {
         "histogram": _histogram(rates, floor_now),
-        "hours_per_day": hours_per_day[:5000],
+        **_longest_days(hours_per_day, peak),
+        "daily_hours_limit": str(policies["FAIRLABEL_DAILY_HOURS"]),
     }
     out = io.StringIO()
     writer = csv.writer(out)
@@ -324,6 +358,28 @@ def report_compute(*, start, end, project: Project | None = None) -> tuple[dict,
             ]
         )
     return summary, details, out.getvalue()
+
+
+LONGEST_DAYS_PSEUDONYMS = 40
+
+
+def _longest_days(rows: list[dict[str, Any]], peak: dict[int, Decimal]) -> dict[str, Any]:
+    """Hours per day for the pseudonyms whose longest day was longest (those nearest the limits
+    or past them), at most LONGEST_DAYS_PSEUDONYMS of them: a chart of ten thousand rows helps
+    no one, and the CSV holds everybody."""
+    chosen = {
+        a
+        for a, _s in sorted(peak.items(), key=lambda kv: (-kv[1], kv[0]))[:LONGEST_DAYS_PSEUDONYMS]
+    }
+    return {
+        "hours_per_day": [
+            {k: v for k, v in row.items() if k != "annotator_id"}
+            for row in rows
+            if row["annotator_id"] in chosen
+        ],
+        "hours_per_day_shown": len(chosen),
+        "hours_per_day_of": len(peak),
+    }
 
 
 def _h(seconds: Decimal) -> Decimal:

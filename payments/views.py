@@ -17,7 +17,7 @@ from accounts.roles import Role, role_of
 from accounts.selectors import pseudonyms_for
 from fairlabel.errors import DomainError
 from labeling.selectors import project_get, project_owned
-from payments import selectors, services
+from payments import charts, selectors, services
 from payments.models import Kind, Payout
 
 
@@ -150,33 +150,6 @@ def payouts_csv(request):
     return response
 
 
-def _svg_histogram(bins: list[dict], floor: str) -> dict:
-    """Bars of the effective-hourly histogram in a 600x200 box, and where the floor falls."""
-    if not bins:
-        return {}
-    width, height, pad = 600, 200, 20
-    top = max(b["count"] for b in bins) or 1
-    step = (width - 2 * pad) / len(bins)
-    span = Decimal(bins[-1]["to"])
-    bars = []
-    for i, b in enumerate(bins):
-        h = (height - 2 * pad) * b["count"] / top
-        bars.append(
-            {
-                "x": round(pad + i * step, 1),
-                "y": round(height - pad - h, 1),
-                "w": round(step - 2, 1),
-                "h": round(h, 1),
-                "label": f"{b['from']} to {b['to']}: {b['count']}",
-                "count": b["count"],
-            }
-        )
-    floor_x = (
-        (pad + (width - 2 * pad) * Decimal(floor) / span).quantize(Decimal("0.1")) if span else pad
-    )
-    return {"bars": bars, "floor_x": floor_x, "width": width, "height": height, "max": span}
-
-
 @role_required(Role.AUDITOR, Role.ADMIN)
 def reports(request):
     from labeling.selectors import projects_visible_to
@@ -224,18 +197,22 @@ def report(request, report_id: int):
     job = ReportJob.objects.defer("csv").select_related("project").filter(pk=report_id).first()
     if job is None:
         raise Http404
-    summary = job.summary or {}
-    chart = _svg_histogram(
-        (job.details or {}).get("histogram", []), summary.get("floor_hourly", "0")
-    )
+    summary, details = job.summary or {}, job.details or {}
     return render(
         request,
         "payments/report.html",
         {
             "job": job,
             "s": summary,
-            "chart": chart,
-            "days": (job.details or {}).get("hours_per_day", [])[:500],
+            "d": details,
+            "chart": charts.histogram(
+                details.get("histogram", []), summary.get("floor_hourly", "0")
+            ),
+            "grid": charts.day_grid(
+                details.get("hours_per_day", []), details.get("daily_hours_limit", "8")
+            ),
+            "categories": charts.bars(summary.get("sensitive_hours") or {}),
+            "days": details.get("hours_per_day", [])[:500],
         },
     )
 

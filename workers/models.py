@@ -258,3 +258,33 @@ class DisplayPreference(models.Model):
 
     def __str__(self) -> str:
         return f"display preference of {self.user_id}"
+
+
+class RefusalDay(models.Model):
+    """How often the dispatcher refused an annotator a task, per project, rule and day (in the
+    annotator's time zone): the evidence that hours limits and exposure caps were applied. A
+    client that asks again and again during one break adds to `count`, not to the rows."""
+
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="refusal_days"
+    )
+    project = models.ForeignKey(
+        "labeling.Project", on_delete=models.PROTECT, related_name="refusal_days"
+    )
+    day = models.DateField()
+    code = models.CharField(max_length=40)
+    count = models.PositiveIntegerField(default=1)
+    first_at = models.DateTimeField()
+    last_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["day", "annotator", "code"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["annotator", "project", "day", "code"], name="refusal_day_unique"
+            ),
+        ]
+        indexes = [models.Index(fields=["first_at"], name="refusal_day_first_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.annotator_id} {self.day} {self.code} x{self.count}"

@@ -370,7 +370,17 @@ class WorkingTimeHooks:
 
     @staticmethod
     def refused(*, context: DispatchContext, refusal: Refusal, now: datetime) -> None:
-        """Nothing can be served until the cool-down ends: that wait is a paid break."""
+        """Every refusal is counted for the auditors (hours limits and exposure caps held).
+        Nothing can be served until the cool-down ends: that wait is a paid break."""
+        from workers.services import refusal_record
+
+        refusal_record(
+            annotator_id=context.annotator.pk,
+            project_id=context.project.pk,
+            code=refusal.code,
+            now=now,
+            tz=context.tz,
+        )
         if refusal.rule == COOLDOWN_RULE and refusal.until is not None:
             from workers.services import cooldown_break_record
 

@@ -7,13 +7,13 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from fairlabel.errors import DomainError
 from labeling.policies import policy_values, tz_named, user_tz
-from workers.models import Break, WorkDay, WorkSession, WorkSpan, WorkState
+from workers.models import Break, RefusalDay, WorkDay, WorkSession, WorkSpan, WorkState
 from workers.policies import (
     ZERO,
     Standing,
@@ -597,3 +597,30 @@ def display_preference_set(*, user, blur_px: int, now: datetime | None = None):
             user_id=user.pk, defaults={"blur_px": blur_px, "updated_at": now or timezone.now()}
         )
     return preference
+
+
+def refusal_record(
+    *, annotator_id: int, project_id: int, code: str, now: datetime, tz: tzinfo
+) -> None:
+    """Count one refusal of `next` (the rule's code) on the annotator's local day. One row per
+    annotator, project, day and rule; asking again adds to its count. Concurrent first refusals
+    meet on the unique constraint: the loser counts on the winner's row."""
+    day = local_day(now, tz)
+    rows = RefusalDay.objects.filter(
+        annotator_id=annotator_id, project_id=project_id, day=day, code=code
+    )
+    with transaction.atomic():
+        if rows.update(count=F("count") + 1, last_at=now):
+            return
+        try:
+            with transaction.atomic():
+                RefusalDay.objects.create(
+                    annotator_id=annotator_id,
+                    project_id=project_id,
+                    day=day,
+                    code=code,
+                    first_at=now,
+                    last_at=now,
+                )
+        except IntegrityError:
+            rows.update(count=F("count") + 1, last_at=now)

@@ -15,7 +15,7 @@ from labeling.models import Assignment, Project, Task, TaskFlag
 from labeling.services import task_flag, tasks_create
 from tests.factories import project_factory
 from workers import services
-from workers.models import Break, ConsentEvent, WorkDay
+from workers.models import Break, ConsentEvent, RefusalDay, WorkDay
 
 pytestmark = pytest.mark.django_db
 
@@ -112,6 +112,9 @@ def test_the_daily_cap_serves_safe_tasks_then_refuses_until_local_midnight(
     label(annotator, Assignment.objects.get(annotator=annotator, status="open"), t)
     refusal = refused_at(annotator, project, t)
     assert refusal.code == "exposure_cap" and refusal.rule.endswith("#exposure-caps")
+    # Counted for the auditors, on the annotator's local day (New York: still June 3rd).
+    counted = RefusalDay.objects.get(annotator=annotator)
+    assert (counted.code, counted.count, str(counted.day)) == ("exposure_cap", 1, "2030-06-03")
     # Until midnight in New York (04:00 UTC in June), not in UTC.
     assert refusal.until == datetime(2030, 6, 4, 4, 0, tzinfo=UTC)
     assert next_at(annotator, project, refusal.until).task.is_sensitive
