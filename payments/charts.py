@@ -31,7 +31,21 @@ def histogram(bins: list[dict[str, Any]], floor: str) -> dict[str, Any]:
             }
         )
     floor_x = (pad + (width - 2 * pad) * Decimal(floor) / span).quantize(TENTH) if span else pad
-    return {"bars": bars, "floor_x": floor_x, "width": width, "height": height, "max": span}
+    every = max(1, len(bins) // 8)  # at most about eight labels under the bars
+    ticks = [
+        {"x": round(pad + i * step, 1), "label": b["from"]}
+        for i, b in enumerate(bins)
+        if i % every == 0
+    ] + [{"x": width - pad, "label": str(span)}]
+    return {
+        "bars": bars,
+        "floor_x": floor_x,
+        "width": width,
+        "height": height + 14,
+        "base": height - pad + 4,
+        "max": span,
+        "ticks": ticks,
+    }
 
 
 def day_grid(rows: list[dict[str, Any]], limit_hours: str, *, max_days: int = 62) -> dict:
@@ -42,8 +56,8 @@ def day_grid(rows: list[dict[str, Any]], limit_hours: str, *, max_days: int = 62
     days = sorted({r["day"] for r in rows})[-max_days:]
     names = sorted({r["pseudonym"] for r in rows})
     limit = Decimal(limit_hours) or Decimal(8)
-    label_w, cell_h, top = 130, 18, 22
-    cell_w = max(6, min(28, (760 - label_w) // len(days)))
+    label_w, cell_h, top = 130, 24, 22
+    cell_w = max(6, min(44, (760 - label_w) // len(days)))
     column = {d: i for i, d in enumerate(days)}
     line = {n: i for i, n in enumerate(names)}
     cells = []
@@ -64,11 +78,18 @@ def day_grid(rows: list[dict[str, Any]], limit_hours: str, *, max_days: int = 62
                 f"({r.get('sensitive_hours', '0.00')} h sensitive)",
             }
         )
+    every = 1 if cell_w >= 18 else 7  # a day number per column, or one a week when narrow
+    columns = [
+        {"x": label_w + i * cell_w + cell_w // 2, "label": d[8:10] if i else d[5:10]}
+        for i, d in enumerate(days)
+        if i % every == 0
+    ]
     return {
+        "columns": columns,
         "cells": cells,
         "cell_w": cell_w - 1,
         "cell_h": cell_h - 2,
-        "names": [{"name": n, "y": top + i * cell_h + cell_h - 5} for i, n in enumerate(names)],
+        "names": [{"name": n, "y": top + i * cell_h + cell_h - 8} for i, n in enumerate(names)],
         "first_day": days[0],
         "last_day": days[-1],
         "days": len(days),

@@ -363,8 +363,14 @@ def project_sums() -> dict[int, dict[str, Decimal]]:
         .annotate(total=Sum("amount"))
     )
     for project_id, kind, total in rows:
-        sums[project_id][kind] += total
+        sums[project_id][kind] += exact(total)
     return sums
+
+
+def exact(total) -> Decimal:
+    """A SUM of money columns, to the cent. SQLite adds decimals as floating point (414.72
+    comes back as 414.719999999999); PostgreSQL's numeric sums are already exact."""
+    return Decimal(total or 0).quantize(CENT)
 
 
 def available_of(sums: dict[str, Decimal]) -> Decimal:
@@ -397,14 +403,14 @@ def _balance_problems() -> list[str]:
     for project_id, total in BudgetShard.objects.values_list("project_id").annotate(
         t=Sum("available")
     ):
-        shards[project_id] = total
+        shards[project_id] = exact(total)
     open_held: dict[int, Decimal] = defaultdict(Decimal)
     for project_id, total in (
         Reservation.objects.filter(closed_at__isnull=True)
         .values_list("project_id")
         .annotate(t=Sum("amount"))
     ):
-        open_held[project_id] = total
+        open_held[project_id] = exact(total)
     for project_id in set(sums) | set(shards):
         project = sums.get(project_id, {})
         if available_of(project) != shards.get(project_id, Decimal(0)):

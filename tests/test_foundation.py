@@ -26,10 +26,12 @@ def test_embedded_default_migrates_on_sqlite(tmp_path):
     check = run_manage(
         "shell",
         "-c",
-        "from django.contrib.auth.models import User; print(User.objects.count())",
+        "from django.contrib.auth.models import User; from payments.models import ReportJob; "
+        "print(User.objects.count(), ReportJob.objects.filter(status='done').count())",
         env=env,
     )
-    assert check.stdout.strip().splitlines()[-1] == "4"
+    # One user of each role, four demo workers with a settled past week, and its report.
+    assert check.stdout.strip().splitlines()[-1] == "8 1"
 
 
 @pytest.mark.postgres

@@ -56,8 +56,33 @@ MODERATION = [
 ]
 
 
+HISTORY_TITLE = "Support tickets: urgency (last week's work)"
+HISTORY_WORKERS = [
+    ("demo-worker-1", "KE", "Africa/Nairobi"),
+    ("demo-worker-2", "PH", "Asia/Manila"),
+    ("demo-worker-3", "VE", "America/Caracas"),
+    ("demo-worker-4", "IN", "Asia/Kolkata"),
+]
+TICKETS = [
+    ("The login page shows an error since this morning.", None),
+    ("Can I change the colour of my invoice template?", None),
+    ("[Placeholder for a threatening message to staff] Nothing harmful is written here.",
+     ["violence"]),
+    ("Payment taken twice for one order, please refund.", None),
+    ("[Placeholder for a hateful message] Nothing harmful is written here.", ["hate"]),
+    ("How do I export my data?", None),
+]  # fmt: skip
+
+
 class Command(BaseCommand):
     help = "Create the demo users (printed with their passwords) and demo projects."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--no-history",
+            action="store_true",
+            help="Skip the past week of work by demo workers (settled, reported).",
+        )
 
     def handle(self, *args, **options):
         with transaction.atomic():
@@ -82,6 +107,8 @@ class Command(BaseCommand):
                 self._sensitive_project(owner)
             if not Project.objects.filter(owner=owner, task_type="image_classification").exists():
                 self._sensitive_images(owner)
+        if not options["no_history"] and not Project.objects.filter(title=HISTORY_TITLE).exists():
+            self._history(owner)
         self.stdout.write(self.style.SUCCESS("Demo users (username / password):"))
         for username, role, password, *_ in DEMO_USERS:
             self.stdout.write(f"  {role.value:<10} {username} / {password}")
@@ -181,3 +208,117 @@ class Command(BaseCommand):
         )
         project_fund(project=moderation, amount="500.00")
         project_publish(project=moderation)
+
+    def _history(self, owner) -> None:
+        """A past week of work by four demo workers, through the real services (dispatch,
+        heartbeats, breaks, submissions, a rejection and its appeal), settled up to the last UTC
+        midnight and reported: the auditor's dashboard has figures and charts from the start."""
+        import secrets
+        from datetime import timedelta
+
+        from labeling import dispatch
+        from labeling.policies import Refused
+        from payments.reports import report_create, report_job_run
+        from payments.selectors import last_period_end
+        from payments.services import annotation_reject, appeal_submit, settle_now
+        from workers.services import (
+            consent_set,
+            heartbeat_record,
+            work_days_rebuild,
+            work_sessions_close,
+        )
+
+        project = project_create(
+            owner=owner,
+            title=HISTORY_TITLE,
+            task_type="text_classification",
+            instructions="Is the support ticket **urgent**? Some tickets are placeholders "
+            "marked sensitive.",
+            labels=["urgent", "normal"],
+            content_categories=["violence", "hate"],
+            price_per_task="0.12",
+            estimated_seconds_per_task=20,
+        )
+        tasks_create(
+            project=project,
+            rows=[
+                {"data": {"text": f"#{n} {text}"}, "categories": cats or []}
+                for n in range(1, 401)
+                for text, cats in [TICKETS[n % len(TICKETS)]]
+            ],
+        )
+        project_fund(project=project, amount="500.00")
+        project_publish(project=project)
+        project = Project.objects.get(pk=project.pk)
+        midnight = last_period_end()
+        workers = []
+        for username, country, tz in HISTORY_WORKERS:
+            user = User.objects.filter(username=username).first() or user_create(
+                username=username,
+                password=secrets.token_urlsafe(24),
+                role=Role.ANNOTATOR,
+                country=country,
+                timezone=tz,
+                check_password=False,
+            )
+            consent_set(
+                annotator=user,
+                project=project,
+                categories=["violence", "hate"],
+                now=midnight - timedelta(days=6),
+            )
+            workers.append(user)
+        step = timedelta(seconds=60)
+        first = None
+        for day in range(4, 0, -1):
+            for n, worker in enumerate(workers):
+                t = midnight - timedelta(days=day) + timedelta(hours=7 + 2 * n)
+                # 10 to 19 minutes of work; one long day brings a paid break.
+                for _ in range(50 if (day, n) == (2, 3) else 10 + 3 * n):
+                    try:
+                        held = dispatch.assignment_next(annotator=worker, project=project, now=t)
+                    except Refused as refused:  # a break: taken in full, then back to work
+                        t = refused.refusal.until or t + step
+                        continue
+                    if held is None:
+                        break
+                    heartbeat_record(annotator=worker, now=t + step / 2, assignment_id=held.pk)
+                    t += step
+                    heartbeat_record(annotator=worker, now=t, assignment_id=held.pk)
+                    outcome = dispatch.annotation_submit(
+                        annotator=worker,
+                        assignment_id=held.pk,
+                        result={"label": "urgent" if held.task_id % 3 else "normal"},
+                        now=t,
+                    )
+                    first = first or (worker, outcome.annotation.pk, t)
+        work_sessions_close(now=midnight)
+        work_days_rebuild(
+            annotator_ids=[w.pk for w in workers],
+            first=(midnight - timedelta(days=7)).date(),
+            last=midnight.date(),
+        )
+        settle_now(cutoff=midnight)
+        if first is not None:  # one rejection, appealed: the auditor sees it pending
+            worker, annotation_id, at = first
+            annotation_reject(
+                user=owner,
+                annotation_id=annotation_id,
+                reason="The ticket mentions a double payment: that is urgent.",
+                now=at + timedelta(hours=2),
+            )
+            appeal_submit(
+                annotator=worker,
+                annotation_id=annotation_id,
+                text="The customer says it can wait until Monday.",
+                now=at + timedelta(hours=3),
+            )
+        job = report_create(
+            user=User.objects.get(username="auditor"),
+            start=midnight - timedelta(days=7),
+            end=midnight,
+        )
+        report_job_run(job_id=job.pk)
+        self.stdout.write(
+            f"Demo history: {len(workers)} workers, settled up to {midnight:%Y-%m-%d %H:%M} UTC."
+        )
