@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Count, Max, Sum
+from django.db.models import Count, Max, Q, Sum
 from django.utils import timezone
 
 from accounts.selectors import pseudonyms_for
@@ -33,6 +33,7 @@ from payments.models import (
     ReportJob,
     Review,
     Settlement,
+    SettlementJob,
 )
 
 logger = logging.getLogger(__name__)
@@ -268,10 +269,28 @@ def report_compute(*, start, end, project: Project | None = None) -> tuple[dict,
         .order_by("code")
     }
     # Money: what owners put in against what reached annotators.
-    entries = Entry.objects.filter(created_at__gte=start, created_at__lt=end)
+    # Movements made in the period, except settlements, whose entries are written when a
+    # period is settled (after it ends): those of the periods this report covers count instead.
+    settled_jobs = (
+        SettlementJob.objects.filter(
+            status=JobStatus.DONE, period_end__gt=start, period_end__lte=end
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    of_settlements = Q()
+    for job_id in settled_jobs:
+        of_settlements |= Q(reference__startswith=f"settle:{job_id}:")
+    entries = Entry.objects.filter(
+        (Q(created_at__gte=start, created_at__lt=end) & ~Q(reference__startswith="settle:"))
+        | (of_settlements if of_settlements else Q(pk__in=[]))
+    )
     if project is not None:
         entries = entries.filter(project=project)
-    kinds = dict(entries.values_list("kind").annotate(t=Sum("amount")))
+    kinds = {
+        kind: ledger.exact(total)
+        for kind, total in entries.values_list("kind").annotate(t=Sum("amount")).order_by()
+    }
     to_annotators = sum(
         (kinds.get(k, Decimal(0)) for k in (Kind.TASK_PAY, Kind.TIME_PAY, Kind.BREAK_PAY,
                                            Kind.INSTRUCTIONS_PAY, Kind.FLOOR_TOPUP,

@@ -63,6 +63,13 @@ def test_a_report_summarises_the_settled_period_by_pseudonym(auditor):
     assert Decimal(s["topups_total"]) > 0 and s["ledger_ok"] is True
     rows = list(csv.DictReader(io.StringIO(job.csv)))
     assert len(rows) == 2 and all(r["meets_floor"] == "true" for r in rows)
+    # The ledger's movements (piece pay when submitted, top-ups when settled, after the work)
+    # match what the settlements paid: the settlement's entries count with their period.
+    assert Decimal(s["paid_to_annotators"]) == sum(Decimal(r["paid"]) for r in rows)
+    assert s["owners_spent"] == s["paid_to_annotators"] and s["labor_share"] == "1.00"
+    # Also when the report ends where the settled period ends (its entries are dated there).
+    to_cutoff = _run(auditor, T0 - timedelta(days=1), end + timedelta(minutes=1)).summary
+    assert to_cutoff["paid_to_annotators"] == s["paid_to_annotators"]
     assert slow.username not in job.csv and fast.username not in job.csv
     assert len(job.ledger_head) == 64 and job.ledger_last_entry
     # Reproducible: the same period gives the same figures.
