@@ -100,6 +100,7 @@ def _histogram(values: list[Decimal], floor: Decimal) -> list[dict[str, Any]]:
 
 def report_compute(*, start, end, project: Project | None = None) -> tuple[dict, dict, str]:
     from workers.models import Break, RefusalDay, WorkDay
+    from workers.policies import week_of
 
     policies = policy_values()
     rows = Settlement.objects.filter(
@@ -184,12 +185,14 @@ def report_compute(*, start, end, project: Project | None = None) -> tuple[dict,
     category_seconds: dict[str, Decimal] = defaultdict(Decimal)
     hours_per_day: list[dict[str, Any]] = []
     peak: dict[int, Decimal] = {}
+    weeks: dict[tuple[int, Any], Decimal] = defaultdict(Decimal)
     day_names = pseudonyms_for(sorted(set(days.values_list("annotator_id", flat=True))))
     for day in days.order_by("day", "annotator_id").iterator(chunk_size=5000):
         worked = day.active_seconds + day.instruction_seconds
         for category, secs in (day.category_seconds or {}).items():
             category_seconds[category] += Decimal(str(secs))
         peak[day.annotator_id] = max(peak.get(day.annotator_id, 0), worked)
+        weeks[(day.annotator_id, week_of(day.day))] += worked
         hours_per_day.append(
             {
                 "annotator_id": day.annotator_id,
@@ -215,6 +218,17 @@ def report_compute(*, start, end, project: Project | None = None) -> tuple[dict,
                     "pseudonym": day_names.get(day.annotator_id, ""),
                     "evidence": f"{day.day}: {_h(day.sensitive_seconds)} h of sensitive work over "
                     f"the cap of {policies['FAIRLABEL_SENSITIVE_DAILY_HOURS']} h",
+                }
+            )
+    weekly_cap = Decimal(policies["FAIRLABEL_WEEKLY_HOURS"]) * 3600
+    for (annotator_id, monday), worked in sorted(weeks.items(), key=lambda kv: kv[0][1]):
+        if worked > weekly_cap + 60:
+            violations.append(
+                {
+                    "rule": "weekly-limit",
+                    "pseudonym": day_names.get(annotator_id, ""),
+                    "evidence": f"week of {monday}: worked {_h(worked)} h over the weekly "
+                    f"limit of {policies['FAIRLABEL_WEEKLY_HOURS']} h",
                 }
             )
     cut_short = [

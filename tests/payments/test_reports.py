@@ -113,3 +113,34 @@ def test_the_report_api_runs_a_job_and_gives_its_links(
     assert {"annotators", "paid_hours", "effective_hourly_median", "effective_hourly_min",
             "below_floor_after_topup", "topups_total", "breaks_due", "breaks_taken",
             "violations"} <= set(body["summary"])  # fmt: skip
+
+
+def test_days_past_the_daily_weekly_and_sensitive_limits_are_violations(settings, auditor):
+    """What the dispatcher never allows, planted in the daily roll-up: the report names it."""
+    from workers.models import WorkDay
+
+    settings.FAIRLABEL_WEEKLY_HOURS = Decimal("10")
+    settings.FAIRLABEL_SENSITIVE_DAILY_HOURS = Decimal("4")
+    worker, steady = user_factory("annotator"), user_factory("annotator")
+    monday = T0.date() - timedelta(days=T0.weekday())
+    for n, (who, hours, sensitive) in enumerate(
+        [(worker, 6, 0), (worker, 6, 5), (steady, 5, 1), (steady, 4, 0)]
+    ):
+        day = monday + timedelta(days=n % 2)
+        at = T0.replace(year=day.year, month=day.month, day=day.day)
+        WorkDay.objects.create(
+            annotator=who,
+            day=day,
+            active_seconds=Decimal(hours * 3600),
+            sensitive_seconds=Decimal(sensitive * 3600),
+            category_seconds={"violence": sensitive * 3600} if sensitive else {},
+            first_at=at,
+            last_at=at + timedelta(hours=hours),
+        )
+    job = _run(auditor, T0 - timedelta(days=8), T0 + timedelta(days=8))
+    found = {(v["rule"], v["pseudonym"]) for v in job.summary["violations"]}
+    name = worker.profile.pseudonym
+    assert found == {("weekly-limit", name), ("sensitive-cap", name)}
+    weekly = next(v for v in job.summary["violations"] if v["rule"] == "weekly-limit")
+    assert "12.00 h over the weekly limit of 10 h" in weekly["evidence"]
+    assert job.summary["sensitive_hours"] == {"violence": "6.00"}
