@@ -391,6 +391,11 @@ class VoiceQuery(serializers.Serializer):
     since = serializers.DateField(required=False, help_text="From the week of this day on.")
 
 
+class VoicePageQuery(serializers.Serializer):
+    limit = serializers.IntegerField(required=False, min_value=1, help_text="Page length.")
+    offset = serializers.IntegerField(required=False, min_value=0)
+
+
 class VoiceOut(serializers.Serializer):
     project = inline_serializer(
         "VoiceProject", {"id": serializers.IntegerField(), "title": serializers.CharField()}
@@ -415,7 +420,21 @@ class VoiceListApi(APIView):
 
     permission_classes = [HasRole(Role.AUDITOR, Role.ADMIN)]
 
-    @extend_schema(parameters=[VoiceQuery], responses=VoiceOut(many=True))
+    @extend_schema(
+        parameters=[VoiceQuery, VoicePageQuery],
+        responses={
+            200: inline_serializer(
+                "VoicePage",
+                {
+                    "count": serializers.IntegerField(),
+                    "next": serializers.URLField(allow_null=True),
+                    "previous": serializers.URLField(allow_null=True),
+                    "results": VoiceOut(many=True),
+                },
+            ),
+            400: OpenApiResponse(ErrorOut, description="A project or date that is not one."),
+        },
+    )
     def get(self, request):
         query = VoiceQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
