@@ -3,8 +3,10 @@ Thin views over services and selectors."""
 
 from __future__ import annotations
 
+from django.utils.cache import add_never_cache_headers
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
+from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -13,7 +15,7 @@ from accounts.roles import Role
 from fairlabel.api_errors import ErrorOut
 from labeling.selectors import project_get, project_owned
 from payments import ledger, selectors, services
-from payments.models import Payout, Review
+from payments.models import VOICE_TEXT_MAX, Payout, Review, VoiceTopic
 
 ANY = serializers.JSONField()
 
@@ -332,3 +334,117 @@ class ReportApi(APIView):
         if job is None:
             raise Http404
         return Response(report_out(request, job))
+
+
+# --- worker voice ------------------------------------------------------------------------------
+
+
+class VoiceIn(serializers.Serializer):
+    # The rules (a known topic, a text of 1 to VOICE_TEXT_MAX characters) are the service's; the
+    # serializer only bounds what it reads.
+    topic = serializers.CharField(
+        max_length=32, allow_blank=True, help_text="One of: " + ", ".join(VoiceTopic.values)
+    )
+    text = serializers.CharField(
+        max_length=4 * VOICE_TEXT_MAX,
+        allow_blank=True,
+        trim_whitespace=False,
+        help_text=f"At most {VOICE_TEXT_MAX} characters.",
+    )
+
+
+class VoiceSendApi(APIView):
+    """Send the auditors an anonymous message about a project (annotator). Nothing that names
+    you, and no time finer than the week, is stored; the answer carries no id."""
+
+    permission_classes = [HasRole(Role.ANNOTATOR)]
+
+    @extend_schema(
+        request=VoiceIn,
+        responses={
+            201: inline_serializer(
+                "VoiceReceived",
+                {"status": serializers.CharField(), "week": serializers.DateField()},
+            ),
+            400: OpenApiResponse(ErrorOut, description="No topic, or an empty or long text."),
+            404: OpenApiResponse(ErrorOut, description="No such project open to you."),
+            429: OpenApiResponse(ErrorOut, description="This week's messages are all sent."),
+        },
+    )
+    def post(self, request, project_id: int):
+        data = VoiceIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        week = services.voice_message_send(
+            annotator=request.user,
+            project_id=project_id,
+            topic=data.validated_data["topic"],
+            text=data.validated_data["text"],
+        )
+        response = Response({"status": "received", "week": week.isoformat()}, status=201)
+        add_never_cache_headers(response)
+        return response
+
+
+class VoiceQuery(serializers.Serializer):
+    project = serializers.IntegerField(required=False, min_value=1)
+    week = serializers.DateField(required=False, help_text="Any day of the week wanted.")
+    since = serializers.DateField(required=False, help_text="From the week of this day on.")
+
+
+class VoicePageQuery(serializers.Serializer):
+    limit = serializers.IntegerField(required=False, min_value=1, help_text="Page length.")
+    offset = serializers.IntegerField(required=False, min_value=0)
+
+
+class VoiceOut(serializers.Serializer):
+    project = inline_serializer(
+        "VoiceProject", {"id": serializers.IntegerField(), "title": serializers.CharField()}
+    )
+    week = serializers.DateField()
+    topic = serializers.CharField()
+    text = serializers.CharField()
+
+
+def _voice_out(message) -> dict:
+    return {
+        "project": {"id": message.project_id, "title": message.project.title},
+        "week": message.week.isoformat(),
+        "topic": message.topic,
+        "text": message.text,
+    }
+
+
+class VoiceListApi(APIView):
+    """The annotators' anonymous messages (auditors and admins; never the project's owner),
+    newest week first, in no order of sending. Paged like every list (limit, offset)."""
+
+    permission_classes = [HasRole(Role.AUDITOR, Role.ADMIN)]
+
+    @extend_schema(
+        parameters=[VoiceQuery, VoicePageQuery],
+        responses={
+            200: inline_serializer(
+                "VoicePage",
+                {
+                    "count": serializers.IntegerField(),
+                    "next": serializers.URLField(allow_null=True),
+                    "previous": serializers.URLField(allow_null=True),
+                    "results": VoiceOut(many=True),
+                },
+            ),
+            400: OpenApiResponse(ErrorOut, description="A project or date that is not one."),
+        },
+    )
+    def get(self, request):
+        query = VoiceQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        rows = selectors.voice_messages(
+            project_id=query.validated_data.get("project"),
+            week=query.validated_data.get("week"),
+            since=query.validated_data.get("since"),
+        )
+        paginator = LimitOffsetPagination()
+        page = paginator.paginate_queryset(rows, request, view=self)
+        response = paginator.get_paginated_response([_voice_out(m) for m in page])
+        add_never_cache_headers(response)
+        return response

@@ -7,6 +7,7 @@ its entries, and `verify_ledger` checks both the chain and those sums.
 
 from __future__ import annotations
 
+import uuid
 from decimal import Decimal
 from typing import Any
 
@@ -416,3 +417,90 @@ class ReportJob(Job):
 
     def job_failure_fields(self, message: str) -> dict[str, Any]:
         return {"error": message}
+
+
+# --- worker voice: anonymous messages from annotators to auditors ------------------------------
+
+VOICE_TEXT_MAX = 2000
+
+
+class VoiceTopic(models.TextChoices):
+    PAY = "pay", _("Pay")
+    TIME = "time", _("Working time and breaks")
+    CONTENT = "content", _("Harmful content")
+    TREATMENT = "treatment", _("Treatment (reviews, rejections, respect)")
+    OTHER = "other", _("Something else")
+
+
+class VoiceMessage(models.Model):
+    """An annotator's anonymous message to the auditors about one project.
+
+    What is stored, and what is deliberately not (each a way a message could be tied to the
+    person who sent it):
+    - No author: no user, pseudonym, IP address, user agent, session or token is stored, and the
+      row has no foreign key to anything but the project.
+    - No timestamp: only `week`, the Monday (UTC) of the ISO week it was sent in. No
+      auto_now/auto_now_add field, no `created_at`; the week is computed in UTC, not in the
+      annotator's time zone (a Monday boundary in local time would hint where the author lives).
+    - No order: the primary key is a random UUID (uuid4), not a sequence; lists are ordered by
+      week, then topic, then that random key, never by insertion. There is no sequence to read.
+    - The weekly limit is counted in `VoiceQuota`, a separate table of (annotator, week) ->
+      count with no link to any message; past weeks' counters are deleted when the next message
+      is sent, so it says nothing once the week is over.
+    - The API and the page answer only {"status", "week"}: no id comes back that an auditor
+      also sees, so a sender cannot be matched to a message by what it was told.
+    - Logs: the voice paths are logged without identity (`fairlabel.log_filters.
+      IdentityFreePaths` removes the request, its user and its address from every record about
+      them, Django's and gunicorn's access lines alike). Django's messages framework is not
+      used for the confirmation (no session write at the time of sending), and no cache holds
+      these rows or pages (never_cache).
+    - The admin does not register this model (no change history naming an admin, no list by
+      insertion); admins read it on the auditors' page.
+    - Only auditors and admins read messages; the project's owner never does (not in any page,
+      API, export or report of its own).
+    What remains, and is said on the sending page: the text itself, and the week; when very few
+    people worked on a project in a week, an auditor who also reads the hours report may guess
+    the author. Someone who reads the database's system columns (PostgreSQL xmin, physical order)
+    or its write-ahead log could correlate a message with the counter written in its transaction:
+    the promise is to owners, auditors and log readers, not to the database's operator.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    project = models.ForeignKey("labeling.Project", on_delete=models.PROTECT, related_name="+")
+    week = models.DateField(_("week of"))  # the Monday of the ISO week (UTC)
+    topic = models.CharField(_("topic"), max_length=16, choices=VoiceTopic.choices)
+    text = models.TextField(_("message"), max_length=VOICE_TEXT_MAX)
+
+    class Meta:
+        ordering = ["-week", "topic", "id"]  # id is random: never the order of sending
+        indexes = [models.Index(fields=["project", "week"]), models.Index(fields=["week"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(topic__in=[t.value for t in VoiceTopic]), name="voice_topic_known"
+            ),
+            models.CheckConstraint(condition=~Q(text=""), name="voice_text_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return f"message about project {self.project_id}, week of {self.week}"
+
+
+class VoiceQuota(models.Model):
+    """How many messages one annotator sent in one week (FAIRLABEL_VOICE_PER_WEEK at most).
+    Deliberately unlinked from the messages: it holds neither a project nor a message key, and
+    rows of past weeks are deleted as soon as the next message is sent."""
+
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    week = models.DateField()
+    count = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["annotator", "week"], name="voice_quota_once")
+        ]
+        indexes = [models.Index(fields=["week"])]
+
+    def __str__(self) -> str:
+        return f"{self.count} messages in the week of {self.week}"

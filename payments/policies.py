@@ -6,12 +6,13 @@ The floor is read through `floor_hourly` only (labeling reaches it through
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
 
 from django.conf import settings
 from django.db import connection
 from django.db.models import Max, OuterRef, Subquery
+from django.http import Http404
 from django.utils.translation import gettext as _
 
 from fairlabel.errors import DomainError
@@ -361,3 +362,37 @@ def pay_rules(*, user, now: datetime, policies: dict) -> list[RuleDoc]:
             },
         ),
     ]
+
+
+# --- worker voice ------------------------------------------------------------------------------
+
+
+def voice_per_week() -> int:
+    """How many anonymous messages an annotator may send the auditors per ISO week."""
+    return int(settings.FAIRLABEL_VOICE_PER_WEEK)
+
+
+def voice_week(now: datetime) -> date:
+    """The only time a message keeps: the Monday of its ISO week, in UTC (never the sender's
+    time zone, whose Monday would hint where it lives)."""
+    day = now.astimezone(UTC).date()
+    return day - timedelta(days=day.weekday())
+
+
+def voice_project(*, annotator, project_id: int):
+    """The project an annotator may write to the auditors about: one open to it (published, the
+    projects it may work on), or one it worked on that has been paused or closed since. Consent
+    to a project's content is not asked: raising a concern must not depend on accepting it."""
+    from labeling.selectors import annotator_started, project_for_labeling, projects_visible_to
+
+    project = projects_visible_to(annotator).filter(pk=project_id).first()
+    if project is None:
+        try:
+            project = project_for_labeling(project_id=project_id)
+        except Http404:
+            project = None
+        if project is not None and not annotator_started(annotator=annotator, project=project):
+            project = None
+    if project is None:
+        raise DomainError("not_found", _("No such project open to you."), status=404)
+    return project

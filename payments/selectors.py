@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -261,3 +261,34 @@ def pay_provenance(*, project: Project, record: dict[str, Any], names: dict[int,
             "least at the floor.",
         }
     )
+
+
+# --- worker voice ------------------------------------------------------------------------------
+
+
+def voice_messages(
+    *, project_id: int | None = None, week: date | None = None, since: date | None = None
+):
+    """The annotators' anonymous messages, for auditors and admins only (never the project's
+    owner): newest week first, then by topic, then by their random key, never in the order they
+    were sent. `week` and `since` are any day of the week they mean."""
+    from payments.models import VoiceMessage
+    from payments.policies import voice_week
+
+    rows = VoiceMessage.objects.select_related("project").only(
+        "id", "week", "topic", "text", "project__id", "project__title"
+    )
+    if project_id is not None:
+        rows = rows.filter(project_id=project_id)
+    if week is not None:
+        rows = rows.filter(week=voice_week(datetime.combine(week, time(12), tzinfo=UTC)))
+    if since is not None:
+        rows = rows.filter(week__gte=voice_week(datetime.combine(since, time(12), tzinfo=UTC)))
+    return rows.order_by("-week", "topic", "id")
+
+
+def voice_weeks() -> list[date]:
+    """The weeks that hold messages, newest first (the auditors' filter)."""
+    from payments.models import VoiceMessage
+
+    return list(VoiceMessage.objects.order_by("-week").values_list("week", flat=True).distinct())

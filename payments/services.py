@@ -7,7 +7,7 @@ import logging
 import math
 import statistics
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_UP, Decimal, InvalidOperation
 
 from django.conf import settings
@@ -672,3 +672,58 @@ def reprice_all(*, now=None) -> int:
         if project_reprice(project=project, now=now) is not None:
             changed += 1
     return changed
+
+
+# --- worker voice ------------------------------------------------------------------------------
+
+
+def voice_message_send(
+    *, annotator, project_id: int, topic: str, text: str, now: datetime | None = None
+) -> date:
+    """Store an annotator's anonymous message to the auditors about a project; returns the week
+    it is filed under (the only time kept). At most FAIRLABEL_VOICE_PER_WEEK per annotator and
+    ISO week, counted apart from the messages (`VoiceQuota`). What is stored and what is not:
+    `payments.models.VoiceMessage`."""
+    from accounts.roles import Role, role_of
+    from payments.models import VOICE_TEXT_MAX, VoiceMessage, VoiceQuota, VoiceTopic
+    from payments.policies import voice_per_week, voice_project, voice_week
+
+    if role_of(annotator) != Role.ANNOTATOR:
+        raise DomainError("forbidden", _("Only annotators send these messages."), status=403)
+    project = voice_project(annotator=annotator, project_id=project_id)
+    if topic not in VoiceTopic.values:
+        raise DomainError("invalid_topic", _("Choose one of the topics."), field="topic")
+    text = (text or "").strip()
+    if not text:
+        raise DomainError("invalid_text", _("Write the message first."), field="text")
+    if len(text) > VOICE_TEXT_MAX:
+        raise DomainError(
+            "invalid_text",
+            _("A message holds at most %(n)d characters.") % {"n": VOICE_TEXT_MAX},
+            field="text",
+        )
+    week = voice_week(now or timezone.now())
+    limit = voice_per_week()
+    with transaction.atomic():
+        # Last week's counters have done their work: once gone they tie no one to anything.
+        VoiceQuota.objects.filter(week__lt=week).delete()
+        quota, _created = VoiceQuota.objects.select_for_update().get_or_create(
+            annotator=annotator, week=week
+        )
+        if quota.count >= limit:
+            raise DomainError(
+                "voice_limit",
+                _(
+                    "You have sent %(n)d messages this week, the most a week allows. "
+                    "You can write again from Monday."
+                )
+                % {"n": quota.count},
+                status=429,
+                until=datetime.combine(week + timedelta(days=7), datetime.min.time(), tzinfo=UTC),
+            )
+        quota.count += 1
+        quota.save(update_fields=["count"])
+        message = VoiceMessage(project=project, week=week, topic=topic, text=text)
+        message.full_clean()
+        message.save(force_insert=True)
+    return week

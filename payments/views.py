@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import csv
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from accounts.permissions import role_required
@@ -19,6 +22,7 @@ from fairlabel.errors import DomainError
 from labeling.selectors import project_get, project_owned
 from payments import charts, selectors, services
 from payments.models import Kind, Payout
+from payments.policies import voice_per_week
 
 
 @role_required(Role.ANNOTATOR)
@@ -229,3 +233,96 @@ def report_csv(request, report_id: int):
     response = HttpResponse(job.csv, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="fairlabel-report-{job.pk}.csv"'
     return response
+
+
+# --- worker voice ------------------------------------------------------------------------------
+
+
+def _voice_project_or_404(request, project_id: int):
+    from django.http import Http404
+
+    from payments.policies import voice_project
+
+    try:
+        return voice_project(annotator=request.user, project_id=project_id)
+    except DomainError as error:
+        raise Http404 from error
+
+
+@never_cache
+@role_required(Role.ANNOTATOR)
+def voice_send(request, project_id: int):
+    """The annotator's form: an anonymous message to the auditors about this project. Works
+    without JavaScript; the confirmation is a plain redirect (no session message is written)."""
+    from payments.models import VOICE_TEXT_MAX, VoiceTopic
+
+    project = _voice_project_or_404(request, project_id)
+    context = {
+        "project": project,
+        "topics": VoiceTopic.choices,
+        "max_length": VOICE_TEXT_MAX,
+        "per_week": voice_per_week(),
+        "topic": "",
+        "text": "",
+        "error": None,
+        "sent_week": None,
+    }
+    status = 200
+    if request.method == "POST":
+        topic, text = request.POST.get("topic", ""), request.POST.get("text", "")
+        try:
+            week = services.voice_message_send(
+                annotator=request.user, project_id=project.pk, topic=topic, text=text
+            )
+        except DomainError as error:
+            context.update(topic=topic, text=text, error=error.detail)
+            status = error.status_code
+        else:
+            url = reverse("payments:voice_send", args=[project.pk])
+            return redirect(f"{url}?{urlencode({'sent': week.isoformat()})}")
+    elif request.GET.get("sent"):
+        try:
+            context["sent_week"] = date.fromisoformat(request.GET["sent"])
+        except ValueError:
+            pass
+    return render(request, "payments/voice_send.html", context, status=status)
+
+
+@never_cache
+@role_required(Role.AUDITOR, Role.ADMIN)
+def voice_list(request):
+    """The annotators' anonymous messages, per project and per week: read only."""
+    from django.core.paginator import Paginator
+
+    from labeling.selectors import projects_visible_to
+    from payments.models import VoiceTopic
+
+    def _int(raw: str | None) -> int | None:
+        return int(raw) if raw and raw.isdigit() and len(raw) < 19 else None
+
+    def _day(raw: str | None) -> date | None:
+        try:
+            return date.fromisoformat(raw) if raw else None
+        except ValueError:
+            return None
+
+    project_id, week = _int(request.GET.get("project")), _day(request.GET.get("week"))
+    rows = selectors.voice_messages(project_id=project_id, week=week)
+    page = Paginator(rows, 50).get_page(request.GET.get("page"))
+    query = urlencode(
+        {k: v for k, v in (("project", project_id), ("week", week and week.isoformat())) if v}
+    )
+    return render(
+        request,
+        "payments/voice_list.html",
+        {
+            "page": page,
+            "messages_page": page.object_list,
+            "topics": dict(VoiceTopic.choices),
+            "projects": projects_visible_to(request.user).order_by("title")[:500],
+            "weeks": selectors.voice_weeks()[:200],
+            "project_id": project_id,
+            "week": week,
+            "query": query,
+        },
+    )

@@ -158,6 +158,16 @@ MATRIX: list[tuple] = [
     ("audit/reports/",                                "POST",  "/audit/reports/",                     "period",     LOGIN,     403,       403,       403,   403,        302,     302),  # noqa: E501
     ("audit/reports/<id:report_id>/",                "GET",   "/audit/reports/{report}/",            _,            LOGIN,     403,       403,       403,   403,        200,     200),  # noqa: E501
     ("audit/reports/<id:report_id>/csv/",            "GET",   "/audit/reports/{report}/csv/",        _,            LOGIN,     403,       403,       403,   403,        200,     200),  # noqa: E501
+    # Worker voice: annotators write to auditors anonymously; the owner never reads.
+    ("api/projects/<id:project_id>/voice/",          "POST",  "/api/projects/{pub}/voice/",          "voice",      401,       201,       201,       403,   403,        403,     403),  # noqa: E501
+    ("api/projects/<id:project_id>/voice/",          "POST",  "/api/projects/{draft}/voice/",        "voice",      401,       404,       404,       403,   403,        403,     403),  # noqa: E501
+    ("api/projects/<id:project_id>/voice/",          "POST",  "/api/projects/{paused}/voice/",       "voice",      401,       404,       404,       403,   403,        403,     403),  # noqa: E501
+    ("api/voice/",                                    "GET",   "/api/voice/",                         _,            401,       403,       403,       403,   403,        200,     200),  # noqa: E501
+    ("api/voice/",                                    "GET",   "/api/voice/?project={pub}",           _,            401,       403,       403,       403,   403,        200,     200),  # noqa: E501
+    ("audit/voice/",                                  "GET",   "/audit/voice/",                       _,            LOGIN,     403,       403,       403,   403,        200,     200),  # noqa: E501
+    ("projects/<id:project_id>/voice/",              "GET",   "/projects/{pub}/voice/",              _,            LOGIN,     200,       200,       403,   403,        403,     403),  # noqa: E501
+    ("projects/<id:project_id>/voice/",              "POST",  "/projects/{pub}/voice/",              "voice",      LOGIN,     302,       302,       403,   403,        403,     403),  # noqa: E501
+    ("projects/<id:project_id>/voice/",              "GET",   "/projects/{draft}/voice/",            _,            LOGIN,     404,       404,       403,   403,        403,     403),  # noqa: E501
     ("api/ledger/verify/",                            "GET",   "/api/ledger/verify/",                 _,            401,       403,       403,       403,   403,        200,     200),  # noqa: E501
     ("api/annotations/<id:annotation_id>/approve/",  "POST",  "/api/annotations/{ann}/approve/",     _,            401,       403,       403,       201,   404,        403,     201),  # noqa: E501
     ("api/annotations/<id:annotation_id>/reject/",   "POST",  "/api/annotations/{ann}/reject/",      "reason",     401,       403,       403,       201,   404,        403,     201),  # noqa: E501
@@ -286,6 +296,12 @@ class World:
         from payments.services import settle_now
 
         settle_now()
+        # A message to the auditors, so that their voice pages have a body to scan for names.
+        from payments.services import voice_message_send
+
+        voice_message_send(
+            annotator=annotator, project_id=pub.pk, topic="pay", text="The price is too low."
+        )
         with TestCase.captureOnCommitCallbacks(execute=True):
             report = report_create(
                 user=self.users["auditor"],
@@ -444,6 +460,11 @@ BODIES: dict[str, Callable[[World, str, bool], dict]] = {
     ),
     "decide": lambda w, a, api: {"data": {"overturn": True, "note": "Agreed."}, "format": "json"},
     "display": lambda w, a, api: {"data": {"blur_px": 8}, "format": "json"},
+    "voice": lambda w, a, api: (
+        {"data": {"topic": "pay", "text": "Too little for these."}, "format": "json"}
+        if api
+        else {"data": {"topic": "pay", "text": "Too little for these."}}
+    ),
 }
 
 

@@ -400,12 +400,20 @@ CELERY_BEAT_SCHEDULE["auto-approve-work"] = {
 FAIRLABEL_IMPORT_MAX_BYTES = env_int("FAIRLABEL_IMPORT_MAX_BYTES", 2 * 1024**3)
 FAIRLABEL_IMPORT_MAX_ERRORS = env_int("FAIRLABEL_IMPORT_MAX_ERRORS", 1000)
 FAIRLABEL_SUPPORT_CONTACT = env_str("FAIRLABEL_SUPPORT_CONTACT", "support@fairlabel.example")
+# Worker voice (payments.models.VoiceMessage): anonymous messages an annotator may send the
+# auditors per ISO week, all projects together (payments.policies.voice_per_week).
+FAIRLABEL_VOICE_PER_WEEK = env_int("FAIRLABEL_VOICE_PER_WEEK", 5)
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"no_client_tracebacks": {"()": "fairlabel.log_filters.NoClientErrorTraceback"}},
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {
+        "no_client_tracebacks": {"()": "fairlabel.log_filters.NoClientErrorTraceback"},
+        # Records about the anonymous-message paths lose the request (its user, session and
+        # address): see FAIRLABEL_LOG_WITHOUT_IDENTITY below.
+        "identity_free_paths": {"()": "fairlabel.log_filters.IdentityFreePaths"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["identity_free_paths"]}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         "axes": {"level": "WARNING"},
@@ -415,6 +423,11 @@ LOGGING = {
         "django.request": {"filters": ["no_client_tracebacks"], "propagate": True},
     },
 }
+
+# Paths (regular expressions over the URL path) whose log records must not say who asked: the
+# worker-voice pages and API (payments.models.VoiceMessage). Applied to every record that
+# reaches the console handler, and to gunicorn's access lines (gunicorn.conf.py).
+FAIRLABEL_LOG_WITHOUT_IDENTITY = [r"^/(api/)?projects/[^/]+/voice/"]
 
 # The embedded default keeps everything under var/: make sure the folders exist.
 for _folder in (
