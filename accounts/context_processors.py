@@ -14,6 +14,7 @@ NAVIGATION = {
     Role.AUDITOR: [
         ("labeling:auditor_home", _("Projects under audit")),
         ("payments:reports", _("Reports")),
+        ("payments:voice", _("Messages")),
     ],
     Role.ADMIN: [
         ("labeling:project_list", _("All projects")),

@@ -34,6 +34,7 @@ from payments.models import (
     Review,
     Settlement,
     SettlementJob,
+    VoiceMessage,
 )
 
 logger = logging.getLogger(__name__)
@@ -282,6 +283,11 @@ def report_compute(*, start, end, project: Project | None = None) -> tuple[dict,
         )
         .order_by("code")
     }
+    # Worker voice: anonymous messages filed under the weeks the period touches, by topic.
+    messages = VoiceMessage.objects.filter(week__gte=week_of(start.date()), week__lt=end.date())
+    if project is not None:
+        messages = messages.filter(project=project)
+    voice = dict(messages.values_list("topic").annotate(n=Count("pk")).order_by())
     # Money: what owners put in against what reached annotators.
     # Movements made in the period, except settlements, whose entries are written when a
     # period is settled (after it ends): those of the periods this report covers count instead.
@@ -349,6 +355,8 @@ def report_compute(*, start, end, project: Project | None = None) -> tuple[dict,
         },
         "reviews": {k: int(v) for k, v in outcomes.items()},
         "refusals": refused,
+        "messages": {k: int(v) for k, v in sorted(voice.items())},
+        "messages_total": sum(int(v) for v in voice.values()),
         "hours_limit_refusals": sum(
             refused.get(code, {}).get("requests", 0) for code in HOURS_LIMIT_CODES
         ),

@@ -307,10 +307,19 @@ def voice_list(request):
             return None
 
     project_id, week = _int(request.GET.get("project")), _day(request.GET.get("week"))
-    rows = selectors.voice_messages(project_id=project_id, week=week)
+    since = _day(request.GET.get("since"))  # a report's link: the weeks from its start
+    rows = selectors.voice_messages(project_id=project_id, week=week, since=since)
     page = Paginator(rows, 50).get_page(request.GET.get("page"))
     query = urlencode(
-        {k: v for k, v in (("project", project_id), ("week", week and week.isoformat())) if v}
+        {
+            k: v
+            for k, v in (
+                ("project", project_id),
+                ("week", week and week.isoformat()),
+                ("since", since and since.isoformat()),
+            )
+            if v
+        }
     )
     return render(
         request,

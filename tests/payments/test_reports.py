@@ -144,3 +144,22 @@ def test_days_past_the_daily_weekly_and_sensitive_limits_are_violations(settings
     weekly = next(v for v in job.summary["violations"] if v["rule"] == "weekly-limit")
     assert "12.00 h over the weekly limit of 10 h" in weekly["evidence"]
     assert job.summary["sensitive_hours"] == {"violence": "6.00"}
+
+
+def test_the_report_counts_the_messages_of_its_weeks_by_topic(auditor):
+    project, slow, fast, end = _world()
+    services.voice_message_send(
+        annotator=slow, project_id=project.pk, topic="pay", text="Too fast a pace.", now=end
+    )
+    services.voice_message_send(
+        annotator=fast, project_id=project.pk, topic="pay", text="Fine by me.", now=end
+    )
+    services.voice_message_send(
+        annotator=fast,
+        project_id=project.pk,
+        topic="other",
+        text="Next month.",
+        now=end + timedelta(days=40),
+    )
+    summary = _run(auditor, T0 - timedelta(days=1), end + timedelta(days=1)).summary
+    assert summary["messages"] == {"pay": 2} and summary["messages_total"] == 2
