@@ -7,7 +7,12 @@ import json
 
 from django.conf import settings
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import serializers
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import MultiPartParser
@@ -373,10 +378,19 @@ class MyWorkRecordApi(APIView):
                 "canonical": serializers.CharField(),
                 "seal": serializers.CharField(),
             },
-        )
+        ),
+        parameters=[
+            OpenApiParameter(
+                "cut",
+                str,
+                description="The record page's token: the same record as the page shows.",
+            )
+        ],
     )
     def get(self, request):
-        document = work_record.work_record_of(annotator=request.user)
+        document = work_record.work_record_of(
+            annotator=request.user, cut=request.query_params.get("cut") or None
+        )
         response = Response(document)
         filename = work_record.work_record_filename(document)
         response["Content-Disposition"] = f'attachment; filename="{filename}"'

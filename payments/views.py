@@ -260,13 +260,17 @@ def report_csv(request, report_id: int):
 @role_required(Role.ANNOTATOR)
 def work_record(request):
     """The record as a printable page: what the JSON file says, and how to check it."""
-    from payments.work_record import work_record_of
+    from payments.work_record import work_record_cut_token, work_record_of
 
     document = work_record_of(annotator=request.user)
     return render(
         request,
         "payments/work_record.html",
-        {"document": document, "r": document["record"], "kinds": dict(Kind.choices)},
+        {
+            "document": document,
+            "r": document["record"],
+            "cut": work_record_cut_token(annotator=request.user, document=document),
+        },
     )
 
 

@@ -320,27 +320,32 @@ def _body(*, annotator_id: int, pseudonym: str, cut: _Cut) -> dict[str, Any]:
     }
 
 
-def work_record_of(*, annotator, now: datetime | None = None) -> dict[str, Any]:
-    """The annotator's work record as of now, ready to save as a file."""
-    now = now or timezone.now()
+def work_record_of(
+    *, annotator, now: datetime | None = None, cut: str | None = None
+) -> dict[str, Any]:
+    """The annotator's work record as of now, ready to save as a file. With `cut` (a token from
+    `work_record_cut_token`), the same record again: the page and its download agree."""
+    pseudonym = pseudonym_of(annotator)
     with _snapshot():
-        positions = dict(
-            Entry.objects.filter(annotator=annotator)
-            .values_list("chain")
-            .annotate(seq=Max("seq"))
-            .values_list("chain", "seq")
-        )
-        settled_through = (
-            SettlementJob.objects.filter(status=JobStatus.DONE)
-            .order_by("-period_end")
-            .values_list("period_end", flat=True)
-            .first()
-        )
-        body = _body(
-            annotator_id=annotator.pk,
-            pseudonym=pseudonym_of(annotator),
-            cut=_Cut(positions=positions, settled_through=settled_through, as_of=now),
-        )
+        if cut is not None:
+            the_cut = _cut_from_token(cut, annotator_id=annotator.pk)
+        else:
+            positions = dict(
+                Entry.objects.filter(annotator=annotator)
+                .values_list("chain")
+                .annotate(seq=Max("seq"))
+                .values_list("chain", "seq")
+            )
+            settled_through = (
+                SettlementJob.objects.filter(status=JobStatus.DONE)
+                .order_by("-period_end")
+                .values_list("period_end", flat=True)
+                .first()
+            )
+            the_cut = _Cut(
+                positions=positions, settled_through=settled_through, as_of=now or timezone.now()
+            )
+        body = _body(annotator_id=annotator.pk, pseudonym=pseudonym, cut=the_cut)
     digest = record_hash_of(body)
     return {
         "record": body,
@@ -349,6 +354,43 @@ def work_record_of(*, annotator, now: datetime | None = None) -> dict[str, Any]:
         "canonical": CANONICAL,
         "seal": _seal(digest),
     }
+
+
+CUT_SALT = "payments.work_record.cut"
+CUT_MAX_AGE = 24 * 3600
+
+
+def work_record_cut_token(*, annotator, document: dict[str, Any]) -> str:
+    """A signed note of what `document` covers, for its owner to download it again as is."""
+    body = document["record"]
+    return signing.dumps(
+        {
+            "u": annotator.pk,
+            "c": [[a["chain"], a["seq"]] for a in body["ledger"]["chains"]],
+            "s": body["period"]["settled_through"],
+            "t": body["generated_at"],
+        },
+        salt=CUT_SALT,
+        compress=True,
+    )
+
+
+def _cut_from_token(token: str, *, annotator_id: int) -> _Cut:
+    from fairlabel.errors import DomainError
+
+    try:
+        data = signing.loads(token, salt=CUT_SALT, max_age=CUT_MAX_AGE)
+        if data["u"] != annotator_id:
+            raise ValueError("another annotator's")
+        return _Cut(
+            positions={int(c): int(s) for c, s in data["c"]},
+            settled_through=None if data["s"] is None else _parse_time(data["s"]),
+            as_of=_parse_time(data["t"]),
+        )
+    except (signing.BadSignature, KeyError, TypeError, ValueError) as exc:
+        raise DomainError(
+            "invalid_cut", _("This download link is out of date: open the record page again.")
+        ) from exc
 
 
 # --- verification ------------------------------------------------------------------------------
@@ -604,6 +646,7 @@ __all__ = [
     "MAX_BYTES",
     "canonical_json",
     "record_hash_of",
+    "work_record_cut_token",
     "work_record_filename",
     "work_record_of",
     "work_record_verify",

@@ -311,7 +311,7 @@ def test_the_pages_show_the_record_and_check_an_upload(settled, client):
     document = work_record_of(annotator=anna)
     html = page.content.decode()
     assert document["record"]["totals"]["earned"] in html
-    assert 'href="/api/me/work-record/"' in html and 'href="/work-record/verify/"' in html
+    assert 'href="/api/me/work-record/?cut=' in html and 'href="/work-record/verify/"' in html
     assert 'data-testid="record-hash">' in html
 
     client.logout()
@@ -325,3 +325,19 @@ def test_the_pages_show_the_record_and_check_an_upload(settled, client):
     assert b'data-ok="false"' in response.content and b"totals.earned" in response.content
     response = client.post("/work-record/verify/", {})
     assert response.status_code == 400
+
+
+def test_the_pages_download_link_gives_the_same_record_to_its_owner_only(settled, client_for):
+    from payments.work_record import work_record_cut_token
+
+    anna, other = settled["anna"], settled["other"]
+    shown = work_record_of(annotator=anna)
+    token = work_record_cut_token(annotator=anna, document=shown)
+    _work(anna, settled["project"], seconds=60, start=T0 + timedelta(days=2))  # meanwhile
+    again = client_for(anna).get("/api/me/work-record/", {"cut": token}).json()
+    assert again == json.loads(json.dumps(shown))
+    assert work_record_of(annotator=anna)["record_hash"] != shown["record_hash"]
+    refused = client_for(other).get("/api/me/work-record/", {"cut": token})
+    assert refused.status_code == 400 and refused.json()["error"] == "invalid_cut"
+    broken = client_for(anna).get("/api/me/work-record/", {"cut": token[:-2]})
+    assert broken.status_code == 400
