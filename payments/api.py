@@ -7,6 +7,7 @@ import json
 
 from django.conf import settings
 from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
@@ -407,7 +408,12 @@ class WorkRecordVerifyApi(APIView):
     parser_classes = [MultiPartParser]  # a JSON body is read raw, below, to bound its size
 
     @extend_schema(
-        request={"application/json": ANY, "multipart/form-data": ANY},
+        request={
+            "application/json": OpenApiTypes.OBJECT,
+            "multipart/form-data": inline_serializer(
+                "WorkRecordFile", {"file": serializers.FileField()}
+            ),
+        },
         responses={
             200: inline_serializer(
                 "WorkRecordVerdict",
