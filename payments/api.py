@@ -3,18 +3,34 @@ Thin views over services and selectors."""
 
 from __future__ import annotations
 
+import json
+
+from django.conf import settings
 from django.utils.cache import add_never_cache_headers
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import serializers
+from rest_framework.exceptions import ParseError
 from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.parsers import MultiPartParser
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import HasRole
 from accounts.roles import Role
+from accounts.throttling import LoginRateThrottle
 from fairlabel.api_errors import ErrorOut
+from fairlabel.errors import DomainError
+from fairlabel.parsers import json_check
 from labeling.selectors import project_get, project_owned
-from payments import ledger, selectors, services
+from payments import ledger, selectors, services, work_record
 from payments.models import VOICE_TEXT_MAX, Payout, Review, VoiceTopic
 
 ANY = serializers.JSONField()
@@ -448,3 +464,131 @@ class VoiceListApi(APIView):
         response = paginator.get_paginated_response([_voice_out(m) for m in page])
         add_never_cache_headers(response)
         return response
+
+
+# --- the annotator's work record -----------------------------------------------------------
+
+
+class WorkRecordVerifyThrottle(LoginRateThrottle):
+    """Per client address, failing open like the log-in limit (the check is only a read)."""
+
+    scope = "work_record_verify"
+
+    def get_rate(self) -> str:
+        return settings.FAIRLABEL_WORK_RECORD_VERIFY_RATE
+
+
+class MyWorkRecordApi(APIView):
+    """Your work record (hours, tasks, earnings by project and UTC month) as a JSON file, with
+    its hash and the ledger positions it covers. Anyone you give it to can check it at
+    POST /api/work-records/verify/."""
+
+    permission_classes = [HasRole(Role.ANNOTATOR)]
+
+    @extend_schema(
+        responses={
+            200: inline_serializer(
+                "WorkRecord",
+                {
+                    "record": ANY,
+                    "record_hash": serializers.CharField(),
+                    "hash_algorithm": serializers.CharField(),
+                    "canonical": serializers.CharField(),
+                    "seal": serializers.CharField(),
+                },
+            ),
+            400: OpenApiResponse(ErrorOut, description="invalid_cut: the page's token is stale"),
+        },
+        parameters=[
+            OpenApiParameter(
+                "cut",
+                str,
+                description="The record page's token: the same record as the page shows.",
+            )
+        ],
+    )
+    def get(self, request):
+        document = work_record.work_record_of(
+            annotator=request.user, cut=request.query_params.get("cut") or None
+        )
+        response = Response(document)
+        filename = work_record.work_record_filename(document)
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
+
+
+class WorkRecordVerifyApi(APIView):
+    """Check a work record against the ledger (no sign-in): the JSON record as the body, or as
+    a multipart `file`. At most 1 MB."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+    throttle_classes = [WorkRecordVerifyThrottle]
+    parser_classes = [MultiPartParser]  # a JSON body is read raw, below, to bound its size
+
+    @extend_schema(
+        request={
+            "application/json": OpenApiTypes.OBJECT,
+            "multipart/form-data": inline_serializer(
+                "WorkRecordFile", {"file": serializers.FileField()}
+            ),
+        },
+        responses={
+            200: inline_serializer(
+                "WorkRecordVerdict",
+                {
+                    "ok": serializers.BooleanField(),
+                    "problems": serializers.ListField(child=serializers.JSONField()),
+                    "checked": ANY,
+                },
+            ),
+            400: OpenApiResponse(ErrorOut, description="Not JSON, or no file."),
+            413: OpenApiResponse(ErrorOut, description="Over 1 MB."),
+        },
+    )
+    def post(self, request):
+        raw = work_record_upload(request)
+        return Response(work_record.work_record_verify(document=work_record_parse(raw)))
+
+
+def work_record_upload(request) -> bytes:
+    """The uploaded record's bytes, refused over work_record.MAX_BYTES before it is read."""
+    too_large = DomainError(
+        "too_large",
+        _("A work record is at most 1 MB; this upload is larger."),
+        status=413,
+        max_bytes=work_record.MAX_BYTES,
+    )
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    # Multipart framing adds a little around the file.
+    if length > work_record.MAX_BYTES + 64 * 1024:
+        raise too_large
+    content_type = request.META.get("CONTENT_TYPE", "")
+    if content_type.startswith("multipart/form-data"):
+        upload = request.FILES.get("file")
+        if upload is None:
+            raise DomainError("file_required", _("Attach the work record as `file`."), field="file")
+        if upload.size > work_record.MAX_BYTES:
+            raise too_large
+        return upload.read(work_record.MAX_BYTES + 1)
+    raw = request.body
+    if len(raw) > work_record.MAX_BYTES:
+        raise too_large
+    return raw
+
+
+def work_record_parse(raw: bytes):
+    try:
+        document = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise DomainError(
+            "invalid_json", _("This file is not JSON: a work record is a .json file.")
+        ) from exc
+    try:
+        json_check(document)
+    except ParseError as exc:
+        raise DomainError("invalid_json", str(exc.detail)) from exc
+    return document

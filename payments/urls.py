@@ -6,6 +6,8 @@ app_name = "payments"
 
 urlpatterns = [
     path("earnings/", views.earnings, name="earnings"),
+    path("earnings/record/", views.work_record, name="work_record"),
+    path("work-record/verify/", views.work_record_verify, name="work_record_verify"),
     path("earnings/payout/", views.payout_request, name="payout"),
     path("earnings/appeal/<id:annotation_id>/", views.appeal, name="appeal"),
     path("projects/<id:project_id>/budget/", views.budget, name="budget"),

@@ -13,7 +13,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.permissions import role_required
 from accounts.roles import Role, role_of
@@ -334,4 +334,54 @@ def voice_list(request):
             "week": week,
             "query": query,
         },
+    )
+
+
+# --- the annotator's work record -----------------------------------------------------------
+
+
+@role_required(Role.ANNOTATOR)
+def work_record(request):
+    """The record as a printable page: what the JSON file says, and how to check it."""
+    from payments.work_record import work_record_cut_token, work_record_of
+
+    document = work_record_of(annotator=request.user)
+    return render(
+        request,
+        "payments/work_record.html",
+        {
+            "document": document,
+            "r": document["record"],
+            "cut": work_record_cut_token(annotator=request.user, document=document),
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def work_record_verify(request):
+    """Anyone (a bank, an employer) uploads a work record and sees whether the ledger confirms
+    it. No sign-in; limited per address and to 1 MB."""
+    from rest_framework.exceptions import Throttled
+    from rest_framework.request import Request
+
+    from payments.api import WorkRecordVerifyThrottle, work_record_parse, work_record_upload
+    from payments.work_record import work_record_verify as verify
+
+    verdict, error, status = None, None, 200
+    if request.method == "POST":
+        throttle = WorkRecordVerifyThrottle()
+        if not throttle.allow_request(Request(request), None):
+            error, status = Throttled(throttle.wait()).detail, 429
+        else:
+            try:
+                if not request.content_type.startswith("multipart/form-data"):
+                    raise DomainError("file_required", _("Choose the work record's .json file."))
+                verdict = verify(document=work_record_parse(work_record_upload(request)))
+            except DomainError as exc:
+                error, status = exc.detail, exc.status_code
+    return render(
+        request,
+        "payments/work_record_verify.html",
+        {"verdict": verdict, "error": error},
+        status=status,
     )

@@ -31,6 +31,7 @@ Decisions documented here
 from __future__ import annotations
 
 import io
+import json
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -149,6 +150,9 @@ MATRIX: list[tuple] = [
     ("api/projects/<id:project_id>/fund/",           "POST",  "/api/projects/{pub}/fund/",           "amount",     401,       403,       403,       201,   404,        403,     201),  # noqa: E501
     ("api/projects/<id:project_id>/budget/",         "GET",   "/api/projects/{pub}/budget/",         _,            401,       403,       403,       200,   404,        200,     200),  # noqa: E501
     ("api/me/earnings/",                              "GET",   "/api/me/earnings/",                   _,            401,       200,       200,       403,   403,        403,     403),  # noqa: E501
+    ("api/me/work-record/",                           "GET",   "/api/me/work-record/",                _,            401,       200,       200,       403,   403,        403,     403),  # noqa: E501
+    # Public: whoever received an annotator's record (a bank, an employer) checks it.
+    ("api/work-records/verify/",                      "POST",  "/api/work-records/verify/",           "work_record", 200,      200,       200,       200,   200,        200,     200),  # noqa: E501
     ("api/me/reviews/",                               "GET",   "/api/me/reviews/",                    _,            401,       200,       200,       403,   403,        403,     403),  # noqa: E501
     ("api/payouts/",                                  "GET",   "/api/payouts/",                       _,            401,       200,       200,       403,   403,        403,     403),  # noqa: E501
     ("api/payouts/",                                  "POST",  "/api/payouts/",                       "amount",     401,       400,       400,       403,   403,        403,     403),  # noqa: E501
@@ -175,6 +179,9 @@ MATRIX: list[tuple] = [
     ("api/annotations/<id:annotation_id>/decide/",   "POST",  "/api/annotations/{ann}/decide/",      "decide",     401,       403,       403,       409,   404,        403,     409),  # noqa: E501
     # --- pages: fair pay -----------------------------------------------------------------------
     ("earnings/",                                     "GET",   "/earnings/",                          _,            LOGIN,     200,       200,       403,   403,        403,     403),  # noqa: E501
+    ("earnings/record/",                              "GET",   "/earnings/record/",                   _,            LOGIN,     200,       200,       403,   403,        403,     403),  # noqa: E501
+    ("work-record/verify/",                           "GET",   "/work-record/verify/",                _,            200,       200,       200,       200,   200,        200,     200),  # noqa: E501
+    ("work-record/verify/",                           "POST",  "/work-record/verify/",                "work_record", 200,      200,       200,       200,   200,        200,     200),  # noqa: E501
     ("earnings/payout/",                              "POST",  "/earnings/payout/",                   "amount",     LOGIN,     302,       302,       403,   403,        403,     403),  # noqa: E501
     ("earnings/appeal/<id:annotation_id>/",          "POST",  "/earnings/appeal/{ann}/",             "appeal",     LOGIN,     302,       302,       403,   403,        403,     403),  # noqa: E501
     ("projects/<id:project_id>/budget/",             "GET",   "/projects/{pub}/budget/",             _,            LOGIN,     403,       403,       200,   404,        200,     200),  # noqa: E501
@@ -421,7 +428,18 @@ def _jsonl(world: World, actor: str, api: bool) -> dict:
     return {"data": {"file": upload}, **({"format": "multipart"} if api else {})}
 
 
+def _work_record(world: World, actor: str, api: bool) -> dict:
+    """The record `annotator` downloads, sent by whoever it was given to."""
+    from payments.work_record import work_record_of
+
+    raw = json.dumps(work_record_of(annotator=world.users["annotator"])).encode()
+    if api:
+        return {"data": raw, "content_type": "application/json"}
+    return {"data": {"file": SimpleUploadedFile("record.json", raw, "application/json")}}
+
+
 BODIES: dict[str, Callable[[World, str, bool], dict]] = {
+    "work_record": _work_record,
     "credentials": _credentials,
     "project": lambda w, a, api: {
         "data": {

@@ -382,6 +382,8 @@ FAIRLABEL_PROJECT_CHANGE_HOOKS = env_list(
 )
 # The smallest payout an annotator may ask for, in FAIRLABEL_CURRENCY.
 FAIRLABEL_PAYOUT_MINIMUM = env_decimal("FAIRLABEL_PAYOUT_MINIMUM", "5.00")
+# Work-record checks per client address (public: a bank or an employer checks the file).
+FAIRLABEL_WORK_RECORD_VERIFY_RATE = env_str("FAIRLABEL_WORK_RECORD_VERIFY_RATE", "30/min")
 # Settlement: daily at 00:05 UTC for the day that ended; `manage.py settle` settles up to now.
 CELERY_BEAT_SCHEDULE["settle-pay"] = {
     "task": "payments.settle_due",
