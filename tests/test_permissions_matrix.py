@@ -199,6 +199,12 @@ MATRIX: list[tuple] = [
     ("projects/<id:project_id>/exports/",            "GET",   "/projects/{pub}/exports/",            _,            LOGIN,     403,       403,       200,   404,        403,     200),  # noqa: E501
     ("projects/<id:project_id>/exports/",            "POST",  "/projects/{pub}/exports/",            "export",     LOGIN,     403,       403,       302,   404,        403,     302),  # noqa: E501
     ("projects/<id:project_id>/exports/jobs/",       "GET",   "/projects/{pub}/exports/jobs/",       _,            LOGIN,     403,       403,       200,   404,        403,     200),  # noqa: E501
+    # --- pages: the public fairness card (no sign-in; the signed token is the secret) ----------
+    ("fair/<signed:token>/",                          "GET",   "/fair/{card}/",                       _,            200,       200,       200,       200,   200,        200,     200),  # noqa: E501
+    ("fair/<signed:token>/",                          "GET",   "/fair/{forged_card}/",                _,            404,       404,       404,       404,   404,        404,     404),  # noqa: E501
+    ("fair/<signed:token>/",                          "POST",  "/fair/{card}/",                       _,            405,       405,       405,       405,   405,        405,     405),  # noqa: E501
+    ("fair/<signed:token>.json",                      "GET",   "/fair/{card}.json",                   _,            200,       200,       200,       200,   200,        200,     200),  # noqa: E501
+    ("fair/<signed:token>.json",                      "GET",   "/fair/{forged_card}.json",            _,            404,       404,       404,       404,   404,        404,     404),  # noqa: E501
 ]
 # fmt: on
 
@@ -299,7 +305,13 @@ class World:
         export.refresh_from_db()
         assert export.status == JobStatus.DONE, export.error
 
+        from labeling.exporting.selectors import fairness_card_token
+
+        card = fairness_card_token(pub)
         self.ids = {
+            "card": card,
+            # The card of {pub} with the id swapped for {draft}'s: the signature no longer fits.
+            "forged_card": fairness_card_token(draft).split(":")[0] + ":" + card.split(":")[1],
             "pub": pub.pk,
             "draft": draft.pk,
             "paused": paused.pk,
