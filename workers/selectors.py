@@ -146,16 +146,18 @@ def project_exposure(*, project, policies: dict[str, Any]) -> dict[str, Any]:
         over=Count("id", filter=Q(sensitive_seconds__gt=limit)),
         top=Max("sensitive_seconds"),
     )
-    over_category = 0
+    over_category = over_any = totals["over"]
     if caps:
-        for spent in days.filter(sensitive_seconds__gt=0).values_list(
-            "category_seconds", flat=True
+        over_category = over_any = 0
+        for spent, seconds in days.filter(sensitive_seconds__gt=0).values_list(
+            "category_seconds", "sensitive_seconds"
         ):
-            if any(
-                Decimal(str(spent.get(name, "0"))) > hours * 3600 + CAP_GRACE_SECONDS
+            passed = any(
+                Decimal(str((spent or {}).get(name, "0"))) > hours * 3600 + CAP_GRACE_SECONDS
                 for name, hours in caps.items()
-            ):
-                over_category += 1
+            )
+            over_category += passed
+            over_any += passed or seconds > limit
     return {
         "sensitive_hours": _hours(total),
         "per_category": {
@@ -167,7 +169,8 @@ def project_exposure(*, project, policies: dict[str, Any]) -> dict[str, Any]:
         "annotator_days": totals["n"],
         "annotator_days_over_cap": totals["over"],
         "annotator_days_over_category_cap": over_category,
-        "cap_passed": bool(totals["over"] or over_category),
+        "annotator_days_over_a_cap": over_any,
+        "cap_passed": bool(over_any),
         "max_day_sensitive_hours": _hours(totals["top"]),
     }
 
@@ -196,6 +199,7 @@ def time_provenance(*, project, record: dict[str, Any], names: dict[int, str]) -
             "rebuilt by the beat job) on which the project's annotators worked on it, and "
             "annotator_days_over_cap those whose sensitive time, on any project, passed "
             "daily_cap_hours by more than 60 seconds (the task in hand when the cap is "
-            "reached is finished); category caps likewise.",
+            "reached is finished); category caps likewise; annotator_days_over_a_cap counts "
+            "each day past any of them once.",
         }
     )

@@ -334,7 +334,7 @@ def provenance_record(
         "exposure": None,
         "policies": policies_in_force(),
         "notes": {
-            "period": "The first and the last annotation of the exported tasks.",
+            "period": "The first and the last annotation of the tasks in the record.",
             "paid_hours": "Sum of measured annotation time, from serving to submission (a pay "
             "section, when configured, replaces it with the settled paid time).",
             "effective_hourly": "price_per_task * annotations / paid hours, against floor_hourly.",
