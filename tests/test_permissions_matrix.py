@@ -24,8 +24,10 @@ Decisions documented here
   are not application endpoints.
 * `/api/schema/` and `/api/docs/` are public (the API contract is not a secret and holds no
   data), as is `/healthz` (for load balancers), `/rules/` (algorithmic transparency: anyone,
-  including a prospective annotator, may read the rules the dispatcher applies), and the log-in
-  and sign-up pages.
+  including a prospective annotator, may read the rules the dispatcher applies), the log-in
+  and sign-up pages, and a project's fairness card `/fair/<token>/` (and `.json`): the signed
+  token is the link's secret, the owner shares it, and the card names no annotator, not even by
+  pseudonym (checked below for the anonymous body).
 """
 
 from __future__ import annotations
@@ -527,6 +529,16 @@ def test_owners_and_auditors_never_see_annotator_identity(world, method, templat
     text = _text(response, content).lower()
     leaked = [secret for secret in world.secrets if secret.lower() in text]
     assert not leaked, f"GET {world.path(template)} as {actor} shows {leaked}"
+
+
+@pytest.mark.parametrize("template", ["/fair/{card}/", "/fair/{card}.json"])
+def test_the_public_fairness_card_names_nobody_not_even_by_pseudonym(world, template):
+    response, content = world.fetch("GET", template, None, "anon")
+    assert response.status_code == 200
+    text = content.decode().lower()
+    named = [s for s in [*world.secrets, *world.pseudonyms.values()] if s.lower() in text]
+    assert not named, f"the public card {template} shows {named}"
+    assert "12.00" in text  # it is the card, with the floor
 
 
 @pytest.mark.parametrize(
