@@ -16,13 +16,16 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import HasRole
-from accounts.roles import Role
+from accounts.roles import Role, role_of
 from fairlabel.api_errors import ErrorOut
 from fairlabel.errors import DomainError
 from labeling import dispatch, selectors, services
+from labeling.exporting.selectors import fairness_card_url
 from labeling.models import Category, Project, TaskType
 
 ALL_ROLES = (Role.ANNOTATOR, Role.OWNER, Role.AUDITOR, Role.ADMIN)
+# Who is given the link of a project's public fairness card (owners only see their projects).
+CARD_READERS = (Role.OWNER, Role.AUDITOR, Role.ADMIN)
 
 
 class DecimalString(serializers.CharField):
@@ -168,9 +171,19 @@ class ProjectOut(serializers.Serializer):
 
 class ProjectDetailOut(ProjectOut):
     progress = serializers.SerializerMethodField()
+    fairness_card_url = serializers.SerializerMethodField(
+        help_text="The project's public fairness card, to share (owners, auditors, admins; "
+        "null for annotators)."
+    )
 
     def get_progress(self, project: Project) -> dict:
         return selectors.project_progress(project)
+
+    def get_fairness_card_url(self, project: Project) -> str | None:
+        request = self.context.get("request")
+        if request is None or role_of(request.user) not in CARD_READERS:
+            return None
+        return fairness_card_url(project, request=request)
 
 
 class ProjectListApi(GenericAPIView):
@@ -195,7 +208,10 @@ class ProjectListApi(GenericAPIView):
         data = ProjectIn(data=request.data)
         data.is_valid(raise_exception=True)
         project = services.project_create(owner=request.user, **data.validated_data)
-        return Response(ProjectDetailOut(project).data, status=status.HTTP_201_CREATED)
+        return Response(
+            ProjectDetailOut(project, context={"request": request}).data,
+            status=status.HTTP_201_CREATED,
+        )
 
 
 class ProjectDetailApi(APIView):
@@ -208,7 +224,7 @@ class ProjectDetailApi(APIView):
     @extend_schema(responses=ProjectDetailOut)
     def get(self, request, project_id: int):
         project = selectors.project_get(user=request.user, project_id=project_id)
-        return Response(ProjectDetailOut(project).data)
+        return Response(ProjectDetailOut(project, context={"request": request}).data)
 
     @extend_schema(request=ProjectPatchIn, responses=ProjectDetailOut)
     def patch(self, request, project_id: int):
@@ -216,7 +232,7 @@ class ProjectDetailApi(APIView):
         data = ProjectPatchIn(data=request.data)
         data.is_valid(raise_exception=True)
         project = services.project_update(project=project, **data.validated_data)
-        return Response(ProjectDetailOut(project).data)
+        return Response(ProjectDetailOut(project, context={"request": request}).data)
 
 
 class ProjectPublishApi(APIView):
@@ -228,7 +244,7 @@ class ProjectPublishApi(APIView):
     def post(self, request, project_id: int):
         project = selectors.project_owned(user=request.user, project_id=project_id)
         project = services.project_publish(project=project)
-        return Response(ProjectDetailOut(project).data)
+        return Response(ProjectDetailOut(project, context={"request": request}).data)
 
 
 class ProjectPauseApi(APIView):
@@ -237,7 +253,11 @@ class ProjectPauseApi(APIView):
     @extend_schema(request=None, responses=ProjectDetailOut)
     def post(self, request, project_id: int):
         project = selectors.project_owned(user=request.user, project_id=project_id)
-        return Response(ProjectDetailOut(services.project_pause(project=project)).data)
+        return Response(
+            ProjectDetailOut(
+                services.project_pause(project=project), context={"request": request}
+            ).data
+        )
 
 
 class ProjectAnnotatorsApi(APIView):

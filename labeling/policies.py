@@ -46,6 +46,7 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
 from fairlabel.errors import DomainError
 
@@ -280,6 +281,109 @@ INTEGER_POLICIES = frozenset(
         "FAIRLABEL_AUTO_APPROVE_DAYS",
     }
 )
+
+
+# SOURCES.md, kept once: where each protective rule's default comes from, by the rule's anchor on
+# the rules page. The rules page (each app's rule section), the provenance record of an export and
+# the public fairness card all read their sources from here.
+RULE_SOURCES: dict[str, Any] = {
+    "fair-pay-floor": _lazy("Prolific's recommended minimum (£9 / $12 per hour)."),
+    "price-check": _lazy(
+        "Prolific (pay checked against the median completion time, top-ups required)."
+    ),
+    "rejections": _lazy(
+        "Fairwork Principle 1.1 (clear rejection process); EU Platform Work Directive "
+        "2024/2831 Art. 11 (review within two weeks); Prolific (auto-approval)."
+    ),
+    "working-time": _lazy(
+        "Partnership on AI Data Enrichment Sourcing Guidelines 1 (paid time covers the task "
+        "and its associated activities); the idle threshold is Fairlabel's own measure."
+    ),
+    "breaks": _lazy(
+        "UK HSE display-screen guidance; TUC (15 min after 45); French Code du travail "
+        "L3121-16 (20 min at 6 h); EU Directive 2003/88/EC Art. 4."
+    ),
+    "daily-limit": _lazy("ILO Conventions C1 and C30; EU Directive 2003/88/EC."),
+    "weekly-limit": _lazy("ILO Conventions C1 and C30; EU Directive 2003/88/EC Art. 6."),
+    "rest": _lazy("EU Directive 2003/88/EC Art. 3."),
+    "day-off": _lazy("EU Directive 2003/88/EC Art. 5."),
+    "consent": _lazy(
+        "Fairwork (risks flagged before a job is accepted); Prolific (content warnings)."
+    ),
+    "exposure-caps": _lazy(
+        "YouTube's 2018 limit of 4 hours a day for moderators (company practice; no "
+        "public standard sets a number)."
+    ),
+    "cool-down": _lazy("DIS 2024 study on interleaving neutral material; HSE change of activity."),
+    "recovery": _lazy(
+        "Scola v. Facebook settlement 2020; EU Platform Work Directive Art. 7 (no "
+        "processing of emotional or psychological state)."
+    ),
+}
+
+# The policy values that concern pay, working time and exposure, as a provenance record and the
+# fairness card state them: (the rule it sets on the rules page, what it measures, and the key of
+# its source above when it is not the rule's own).
+# (The session timeout and the assignment lifetime are operational, not protections.)
+PROVENANCE_POLICIES: dict[str, tuple[Any, ...]] = {
+    "FAIRLABEL_FLOOR_HOURLY": ("fair-pay-floor", _lazy("Hourly pay floor")),
+    "FAIRLABEL_REPRICE_AFTER": (
+        "fair-pay-floor",
+        _lazy("Measured annotations before the price is checked against the floor"),
+        "price-check",
+    ),
+    "FAIRLABEL_APPEAL_DAYS": ("rejections", _lazy("Days within which a person decides an appeal")),
+    "FAIRLABEL_AUTO_APPROVE_DAYS": (
+        "rejections",
+        _lazy("Days after which work not reviewed is approved"),
+    ),
+    "FAIRLABEL_IDLE_SECONDS": ("working-time", _lazy("Pause not counted as work (seconds)")),
+    "FAIRLABEL_BREAK_AFTER_MINUTES": ("breaks", _lazy("Continuous work before a break (minutes)")),
+    "FAIRLABEL_BREAK_MINUTES": ("breaks", _lazy("Paid break (minutes)")),
+    "FAIRLABEL_SENSITIVE_BREAK_AFTER_MINUTES": (
+        "breaks",
+        _lazy("Sensitive work before a break (minutes)"),
+    ),
+    "FAIRLABEL_SENSITIVE_BREAK_MINUTES": (
+        "breaks",
+        _lazy("Paid break after sensitive work (minutes)"),
+    ),
+    "FAIRLABEL_LONG_BREAK_AT_HOURS": (
+        "breaks",
+        _lazy("Working day that earns a long break (hours)"),
+    ),
+    "FAIRLABEL_LONG_BREAK_MINUTES": ("breaks", _lazy("Long paid break (minutes)")),
+    "FAIRLABEL_DAILY_HOURS": ("daily-limit", _lazy("Working hours a day")),
+    "FAIRLABEL_WEEKLY_HOURS": ("weekly-limit", _lazy("Working hours a week")),
+    "FAIRLABEL_REST_HOURS": ("rest", _lazy("Rest between working days (hours)")),
+    "FAIRLABEL_SENSITIVE_DAILY_HOURS": (
+        "exposure-caps",
+        _lazy("Sensitive content a day, in total (hours)"),
+    ),
+    "FAIRLABEL_SENSITIVE_STREAK": (
+        "cool-down",
+        _lazy("Sensitive items in a row before a cool-down"),
+    ),
+    "FAIRLABEL_COOLDOWN_MINUTES": ("cool-down", _lazy("Cool-down (minutes)")),
+}
+
+
+def policies_in_force(policies: dict[str, Any] | None = None) -> list[dict[str, str]]:
+    """The pay, time and exposure policies in force, each with its value, the rule it sets and
+    that rule's source (plain strings, in the active language)."""
+    values = policy_values() if policies is None else policies
+    found = []
+    for name, (anchor, label, *source) in PROVENANCE_POLICIES.items():
+        found.append(
+            {
+                "name": name,
+                "value": str(values[name]),
+                "label": str(label),
+                "rule": anchor,
+                "source": str(RULE_SOURCES[source[0] if source else anchor]),
+            }
+        )
+    return found
 
 
 def policy_coerce(name: str, raw: str | Decimal | int) -> Decimal | int:

@@ -15,6 +15,7 @@ from accounts.roles import Role, role_of
 from fairlabel.errors import DomainError
 from labeling import selectors, services
 from labeling.dispatch import task_categories
+from labeling.exporting.selectors import fairness_card_url
 from labeling.forms import ProjectForm, labels_to_text
 from labeling.markdown import render_markdown
 from labeling.models import Category
@@ -118,6 +119,8 @@ def project_detail(request, project_id: int):
             "tasks": list(selectors.task_list(project=project)[:10]),
             "instructions_html": render_markdown(project.instructions),
             "is_owner": project.owner_id == request.user.pk,
+            # Owners, auditors and admins (whoever may read this page) may share the card.
+            "fairness_card_url": fairness_card_url(project, request=request),
         },
     )
 

@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from fairlabel.errors import DomainError
 from labeling.dispatch import assignment_lifetime
 from labeling.policies import (
+    RULE_SOURCES,
     DispatchContext,
     Refusal,
     RuleDoc,
@@ -331,7 +332,7 @@ def pay_rules(*, user, now: datetime, policies: dict) -> list[RuleDoc]:
                 "project cannot be published if its price implies less than the floor."
             )
             % {"f": money_text(floor), "c": cur},
-            source=_("Prolific's recommended minimum (£9 / $12 per hour)."),
+            source=RULE_SOURCES["fair-pay-floor"],
             standing=standing,
             codes=("below_floor",),
         ),
@@ -360,6 +361,7 @@ def pay_rules(*, user, now: datetime, policies: dict) -> list[RuleDoc]:
                 "a": policies["FAIRLABEL_APPEAL_DAYS"],
                 "r": policies["FAIRLABEL_AUTO_APPROVE_DAYS"],
             },
+            source=RULE_SOURCES["rejections"],
         ),
     ]
 

@@ -165,6 +165,26 @@ def reviews_of_annotator(*, annotator) -> list[Review]:
     )
 
 
+def ledger_verification_last() -> dict[str, Any] | None:
+    """The last verification of the whole ledger that was kept: the one an auditor's report
+    runs (payments.reports). A public page must not run one (it reads every entry)."""
+    from payments.models import ReportJob
+
+    report = (
+        ReportJob.objects.filter(status=JobStatus.DONE, finished_at__isnull=False)
+        .order_by("-finished_at", "-id")
+        .values("summary", "finished_at", "ledger_head")
+        .first()
+    )
+    if report is None or "ledger_ok" not in (report["summary"] or {}):
+        return None
+    return {
+        "ok": bool(report["summary"]["ledger_ok"]),
+        "checked_at": report["finished_at"].isoformat(),
+        "head": report["ledger_head"],
+    }
+
+
 def pay_provenance(*, project: Project, record: dict[str, Any], names: dict[int, str]) -> None:
     """The export's provenance, pay part, from the ledger's settlements (FAIRLABEL_PROVENANCE_
     SECTIONS): paid hours (active + instructions + breaks) and what reached each annotator,
@@ -191,12 +211,15 @@ def pay_provenance(*, project: Project, record: dict[str, Any], names: dict[int,
     counts = {a["annotator"]: a["annotations"] for a in record.get("per_annotator", [])}
     per_annotator = []
     total_seconds, total_paid, all_meet = Decimal(0), Decimal(0), True
+    total_topup, below = Decimal(0), 0
     for row in rows:
         seconds = row["active"] + row["instructions"] + row["breaks"]
         paid = row["piece"] + row["instructions_pay"] + row["break_pay"] + row["topup"]
         owed = (row["floor"] * seconds / 3600).quantize(ledger.CENT)
         meets = paid >= owed
         all_meet = all_meet and meets
+        below += 0 if meets else 1
+        total_topup += row["topup"]
         total_seconds += seconds
         total_paid += paid
         name = pseudonyms.get(row["annotator_id"], "")
@@ -249,6 +272,9 @@ def pay_provenance(*, project: Project, record: dict[str, Any], names: dict[int,
             "settled_through": cutoff.isoformat() if cutoff else None,
             "unsettled_hours": str((Decimal(unsettled) / 3600).quantize(Decimal("0.001"))),
             "ledger_head": head,
+            "topups": str(money(total_topup)),
+            "below_floor_after_topup": below,
+            "ledger_verification": ledger_verification_last(),
         }
     )
     record.setdefault("notes", {}).update(
@@ -259,6 +285,11 @@ def pay_provenance(*, project: Project, record: dict[str, Any], names: dict[int,
             "and instructions, floor top-ups) per paid hour; each annotator against its floor.",
             "unsettled_hours": "Work done after the last settlement: paid at the next one, at "
             "least at the floor.",
+            "topups": "Floor top-ups the settlements paid for this project's work: what it took "
+            "to bring each annotator's pay up to its floor for its paid time.",
+            "ledger_verification": "The last full check of the ledger's hash chains and kept "
+            "balances (an auditor's report runs one): whether it held, when, and the ledger "
+            "head it ended at; null when none has run yet. ledger_head is the head now.",
         }
     )
 

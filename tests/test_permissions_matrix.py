@@ -24,8 +24,10 @@ Decisions documented here
   are not application endpoints.
 * `/api/schema/` and `/api/docs/` are public (the API contract is not a secret and holds no
   data), as is `/healthz` (for load balancers), `/rules/` (algorithmic transparency: anyone,
-  including a prospective annotator, may read the rules the dispatcher applies), and the log-in
-  and sign-up pages.
+  including a prospective annotator, may read the rules the dispatcher applies), the log-in
+  and sign-up pages, and a project's fairness card `/fair/<token>/` (and `.json`): the signed
+  token is the link's secret, the owner shares it, and the card names no annotator, not even by
+  pseudonym (checked below for the anonymous body).
 """
 
 from __future__ import annotations
@@ -216,6 +218,12 @@ MATRIX: list[tuple] = [
     ("projects/<id:project_id>/exports/",            "GET",   "/projects/{pub}/exports/",            _,            LOGIN,     403,       403,       200,   404,        403,     200),  # noqa: E501
     ("projects/<id:project_id>/exports/",            "POST",  "/projects/{pub}/exports/",            "export",     LOGIN,     403,       403,       302,   404,        403,     302),  # noqa: E501
     ("projects/<id:project_id>/exports/jobs/",       "GET",   "/projects/{pub}/exports/jobs/",       _,            LOGIN,     403,       403,       200,   404,        403,     200),  # noqa: E501
+    # --- pages: the public fairness card (no sign-in; the signed token is the secret) ----------
+    ("fair/<signed:token>/",                          "GET",   "/fair/{card}/",                       _,            200,       200,       200,       200,   200,        200,     200),  # noqa: E501
+    ("fair/<signed:token>/",                          "GET",   "/fair/{forged_card}/",                _,            404,       404,       404,       404,   404,        404,     404),  # noqa: E501
+    ("fair/<signed:token>/",                          "POST",  "/fair/{card}/",                       _,            405,       405,       405,       405,   405,        405,     405),  # noqa: E501
+    ("fair/<signed:token>.json",                      "GET",   "/fair/{card}.json",                   _,            200,       200,       200,       200,   200,        200,     200),  # noqa: E501
+    ("fair/<signed:token>.json",                      "GET",   "/fair/{forged_card}.json",            _,            404,       404,       404,       404,   404,        404,     404),  # noqa: E501
 ]
 # fmt: on
 
@@ -322,7 +330,13 @@ class World:
         export.refresh_from_db()
         assert export.status == JobStatus.DONE, export.error
 
+        from labeling.exporting.selectors import fairness_card_token
+
+        card = fairness_card_token(pub)
         self.ids = {
+            "card": card,
+            # The card of {pub} with the id swapped for {draft}'s: the signature no longer fits.
+            "forged_card": fairness_card_token(draft).split(":")[0] + ":" + card.split(":")[1],
             "pub": pub.pk,
             "draft": draft.pk,
             "paused": paused.pk,
@@ -554,6 +568,16 @@ def test_owners_and_auditors_never_see_annotator_identity(world, method, templat
     text = _text(response, content).lower()
     leaked = [secret for secret in world.secrets if secret.lower() in text]
     assert not leaked, f"GET {world.path(template)} as {actor} shows {leaked}"
+
+
+@pytest.mark.parametrize("template", ["/fair/{card}/", "/fair/{card}.json"])
+def test_the_public_fairness_card_names_nobody_not_even_by_pseudonym(world, template):
+    response, content = world.fetch("GET", template, None, "anon")
+    assert response.status_code == 200
+    text = content.decode().lower()
+    named = [s for s in [*world.secrets, *world.pseudonyms.values()] if s.lower() in text]
+    assert not named, f"the public card {template} shows {named}"
+    assert "12.00" in text  # it is the card, with the floor
 
 
 @pytest.mark.parametrize(

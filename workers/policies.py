@@ -14,7 +14,14 @@ from decimal import Decimal
 
 from django.utils.translation import gettext as _
 
-from labeling.policies import DispatchContext, Refusal, Restriction, RuleDoc, user_tz
+from labeling.policies import (
+    RULE_SOURCES,
+    DispatchContext,
+    Refusal,
+    Restriction,
+    RuleDoc,
+    user_tz,
+)
 from workers.models import WorkState
 
 ZERO = Decimal("0.000")
@@ -449,6 +456,7 @@ def working_time_rules(*, user, now: datetime, policies: dict) -> list[RuleDoc]:
                 "Only you see this detail; owners see hours per pseudonym."
             )
             % {"idle": p["FAIRLABEL_IDLE_SECONDS"]},
+            source=RULE_SOURCES["working-time"],
         ),
         RuleDoc(
             "breaks",
@@ -468,10 +476,7 @@ def working_time_rules(*, user, now: datetime, policies: dict) -> list[RuleDoc]:
                 "long_at": p["FAIRLABEL_LONG_BREAK_AT_HOURS"],
                 "long": p["FAIRLABEL_LONG_BREAK_MINUTES"],
             },
-            source=_(
-                "UK HSE display-screen guidance; TUC (15 min after 45); French Code du travail "
-                "L3121-16 (20 min at 6 h); EU Directive 2003/88/EC Art. 4."
-            ),
+            source=RULE_SOURCES["breaks"],
             standing=you(
                 _("Next break after %(left)s more of work.")
                 % {"left": _hm(standing.work_until_break or ZERO)}
@@ -485,7 +490,7 @@ def working_time_rules(*, user, now: datetime, policies: dict) -> list[RuleDoc]:
             _("Daily hours"),
             _("At most %(h)s hours of work a day, across all projects.")
             % {"h": p["FAIRLABEL_DAILY_HOURS"]},
-            source=_("ILO Conventions C1 and C30; EU Directive 2003/88/EC."),
+            source=RULE_SOURCES["daily-limit"],
             standing=you(
                 _("Today: %(t)s worked.") % {"t": _hm(standing.today_seconds)} if standing else ""
             ),
@@ -496,7 +501,7 @@ def working_time_rules(*, user, now: datetime, policies: dict) -> list[RuleDoc]:
             _("Weekly hours"),
             _("At most %(h)s hours of work a week (Monday to Sunday), across all projects.")
             % {"h": p["FAIRLABEL_WEEKLY_HOURS"]},
-            source=_("ILO Conventions C1 and C30; EU Directive 2003/88/EC Art. 6."),
+            source=RULE_SOURCES["weekly-limit"],
             standing=you(
                 _("This week: %(t)s worked.") % {"t": _hm(standing.week_seconds)}
                 if standing
@@ -512,7 +517,7 @@ def working_time_rules(*, user, now: datetime, policies: dict) -> list[RuleDoc]:
                 "next. A working day is a calendar day in your time zone."
             )
             % {"h": p["FAIRLABEL_REST_HOURS"]},
-            source=_("EU Directive 2003/88/EC Art. 3."),
+            source=RULE_SOURCES["rest"],
             codes=("rest",),
         ),
         RuleDoc(
@@ -524,9 +529,7 @@ def working_time_rules(*, user, now: datetime, policies: dict) -> list[RuleDoc]:
                 "consent, those tasks are not given to you. You can withdraw at any time, in one "
                 "click, without penalty; it changes no pay owed."
             ),
-            source=_(
-                "Fairwork (risks flagged before a job is accepted); Prolific (content warnings)."
-            ),
+            source=RULE_SOURCES["consent"],
             codes=("consent_required",),
         ),
         RuleDoc(
@@ -537,10 +540,7 @@ def working_time_rules(*, user, now: datetime, policies: dict) -> list[RuleDoc]:
                 "kinds may have a lower limit. Past it, you get only safe tasks until tomorrow."
             )
             % {"h": p["FAIRLABEL_SENSITIVE_DAILY_HOURS"]},
-            source=_(
-                "YouTube's 2018 limit of 4 hours a day for moderators (company practice; no "
-                "public standard sets a number)."
-            ),
+            source=RULE_SOURCES["exposure-caps"],
             standing=you(
                 _("Today: %(t)s of sensitive content.")
                 % {"t": _hm(standing.sensitive_seconds if standing else ZERO)}
@@ -557,7 +557,7 @@ def working_time_rules(*, user, now: datetime, policies: dict) -> list[RuleDoc]:
                 "%(m)s-minute pause from sensitive content."
             )
             % {"n": p["FAIRLABEL_SENSITIVE_STREAK"], "m": p["FAIRLABEL_COOLDOWN_MINUTES"]},
-            source=_("DIS 2024 study on interleaving neutral material; HSE change of activity."),
+            source=RULE_SOURCES["cool-down"],
             codes=("exposure_cap",),
         ),
         RuleDoc(
@@ -569,16 +569,13 @@ def working_time_rules(*, user, now: datetime, policies: dict) -> list[RuleDoc]:
                 "%(contact)s. Fairlabel never asks about your mood and stores nothing of it."
             )
             % {"contact": settings_support()},
-            source=_(
-                "Scola v. Facebook settlement 2020; EU Platform Work Directive Art. 7 (no "
-                "processing of emotional or psychological state)."
-            ),
+            source=RULE_SOURCES["recovery"],
         ),
         RuleDoc(
             "day-off",
             _("A day off in seven"),
             _("After six days of work in a row, the seventh is a day off."),
-            source=_("EU Directive 2003/88/EC Art. 5."),
+            source=RULE_SOURCES["day-off"],
             codes=("rest",),
         ),
     ]

@@ -372,10 +372,15 @@ FAIRLABEL_PUBLISH_CHECKS = env_list(
 
 # The one function that says what an annotator's hourly floor is (labeling.policies.pay_floor).
 FAIRLABEL_PAY_FLOOR = "payments.policies.floor_hourly"
-# What other apps add to each export's labor-provenance record, in order.
+# What other apps add to each export's labor-provenance record (and the fairness card), in
+# order: breaks and exposure from the working-time records, then pay from the ledger.
 FAIRLABEL_PROVENANCE_SECTIONS = env_list(
-    "FAIRLABEL_PROVENANCE_SECTIONS", ["payments.selectors.pay_provenance"]
+    "FAIRLABEL_PROVENANCE_SECTIONS",
+    ["workers.selectors.time_provenance", "payments.selectors.pay_provenance"],
 )
+# How long a project's public fairness card is kept once computed (seconds): the card is public,
+# and each computation reads the project's settlements and working-time records.
+FAIRLABEL_FAIRNESS_CARD_SECONDS = env_int("FAIRLABEL_FAIRNESS_CARD_SECONDS", 300)
 # Called when an owner changes a project's price or estimate (the audit row of the change).
 FAIRLABEL_PROJECT_CHANGE_HOOKS = env_list(
     "FAIRLABEL_PROJECT_CHANGE_HOOKS", ["payments.policies.price_change_record"]

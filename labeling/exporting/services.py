@@ -4,6 +4,7 @@ labor-provenance record beside it; and the export jobs that do so in the backgro
 from __future__ import annotations
 
 import logging
+import statistics
 import tempfile
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -14,7 +15,7 @@ from typing import Any
 import orjson
 from django.core.files import File
 from django.db import connection, transaction
-from django.db.models import Count, F, Func, Sum, TextField
+from django.db.models import Count, F, Func, Max, Min, Sum, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -24,13 +25,12 @@ from fairlabel.errors import DomainError
 from labeling.exporting.formats import WRITERS, AnnotationRow, TaskRow
 from labeling.jobs.services import LeaseLost, job_claim, job_enqueue
 from labeling.models import Annotation, ExportFormat, ExportJob, JobStatus, Project, Task, TaskType
-from labeling.policies import pay_floor, provenance_sections
+from labeling.policies import pay_floor, policies_in_force, provenance_sections
 
 logger = logging.getLogger(__name__)
 
 CHUNK_SIZE = 10_000
 CENT = Decimal("0.01")
-NOT_TRACKED = "tracked once working-time rules land"
 
 Progress = Callable[[int, int], None]
 
@@ -210,6 +210,8 @@ class _Labor:
         self.annotations = 0
         self.seconds = Decimal(0)
         self.per_annotator: dict[int, tuple[int, Decimal]] = {}
+        self.first: datetime | None = None
+        self.last: datetime | None = None
 
     def measure(self, project: Project, *, only_finished: bool) -> None:
         annotations = Annotation.objects.filter(project=project)
@@ -220,13 +222,20 @@ class _Labor:
         rows = (
             annotations.order_by()
             .values("annotator_id")
-            .annotate(count=Count("id"), seconds=Sum("seconds"))
-            .values_list("annotator_id", "count", "seconds")
+            .annotate(
+                count=Count("id"),
+                seconds=Sum("seconds"),
+                first=Min("created_at"),
+                last=Max("created_at"),
+            )
+            .values_list("annotator_id", "count", "seconds", "first", "last")
         )
-        for annotator_id, count, seconds in rows:
+        for annotator_id, count, seconds, first, last in rows:
             self.per_annotator[annotator_id] = (count, seconds or Decimal(0))
             self.annotations += count
             self.seconds += seconds or Decimal(0)
+            self.first = first if self.first is None else min(self.first, first)
+            self.last = last if self.last is None else max(self.last, last)
 
 
 def _hourly(price: Decimal, count: int, seconds: Decimal) -> Decimal | None:
@@ -239,17 +248,41 @@ def _hours(seconds: Decimal) -> str:
     return str((seconds / 3600).quantize(Decimal("0.001"), rounding=ROUND_HALF_UP))
 
 
+def _p10(values: list[Decimal]) -> Decimal:
+    """The 10th percentile, nearest rank from below (as the auditors' reports compute it)."""
+    ordered = sorted(values)
+    return ordered[int(0.1 * (len(ordered) - 1))]
+
+
+def hourly_distribution(per_annotator: list[dict[str, Any]], floor: Decimal) -> dict[str, Any]:
+    """Median, 10th percentile and minimum of the annotators' effective hourly pay, against the
+    floor (each annotator against its own floor where the record names one)."""
+    rates = [Decimal(a["effective_hourly"]) for a in per_annotator if a.get("effective_hourly")]
+    return {
+        "annotators": len(rates),
+        "median": str(statistics.median(rates).quantize(CENT, rounding=ROUND_HALF_UP))
+        if rates
+        else None,
+        "p10": str(_p10(rates)) if rates else None,
+        "min": str(min(rates)) if rates else None,
+        "floor_hourly": str(floor),
+        "below_floor": sum(1 for a in per_annotator if a.get("meets_floor") is False),
+    }
+
+
 def provenance_record(
     *,
     project: Project,
-    fmt: str,
+    fmt: str | None,
     labor: _Labor,
     only_finished: bool,
     majority: bool,
     generated_at: datetime | None = None,
 ) -> dict[str, Any]:
     """The conditions under which the exported labels were made. Money and hours are decimal
-    strings. Paid hours are, for now, the measured annotation time (serving to submission)."""
+    strings. Here: the labels' own figures (annotations, measured time, the piece rate) and the
+    policies in force; the sections named in FAIRLABEL_PROVENANCE_SECTIONS add the rest (breaks
+    and exposure from the working-time records, pay from the ledger)."""
     floor = pay_floor(highest=True).quantize(CENT)
     price = project.price_per_task
     effective = _hourly(price, labor.annotations, labor.seconds)
@@ -267,6 +300,9 @@ def provenance_record(
             }
         )
     per_annotator.sort(key=lambda item: item["annotator"])
+    not_configured = (
+        "Not in this record: no section named in FAIRLABEL_PROVENANCE_SECTIONS reports it."
+    )
     record = {
         "record": "fairlabel.labor_provenance",
         "version": 1,
@@ -278,6 +314,10 @@ def provenance_record(
             "title": project.title,
             "task_type": project.task_type,
             "annotations_per_task": project.annotations_per_task,
+        },
+        "period": {
+            "start": labor.first.isoformat() if labor.first else None,
+            "end": labor.last.isoformat() if labor.last else None,
         },
         "tasks": labor.tasks,
         "annotations": labor.annotations,
@@ -292,17 +332,41 @@ def provenance_record(
         "per_annotator": per_annotator,
         "breaks": None,
         "exposure": None,
+        "policies": policies_in_force(),
         "notes": {
-            "paid_hours": "Sum of measured annotation time, from serving to submission; paid "
-            "breaks and reading time join it once working-time rules land.",
+            "period": "The first and the last annotation of the tasks in the record.",
+            "paid_hours": "Sum of measured annotation time, from serving to submission (a pay "
+            "section, when configured, replaces it with the settled paid time).",
             "effective_hourly": "price_per_task * annotations / paid hours, against floor_hourly.",
-            "breaks": NOT_TRACKED,
-            "exposure": NOT_TRACKED,
+            "effective_hourly_distribution": "Over the annotators with paid time: the median, "
+            "the 10th percentile and the lowest effective hourly pay, and how many are under "
+            "their floor.",
+            "policies": "The pay, working-time and exposure policies in force when the record "
+            "was made (settings and the admin's overrides), each with its source.",
+            "breaks": not_configured,
+            "exposure": not_configured,
         },
     }
     for section in provenance_sections():
         section(project=project, record=record, names=names)
+    record["effective_hourly_distribution"] = hourly_distribution(record["per_annotator"], floor)
     return record
+
+
+def project_provenance(*, project: Project, generated_at: datetime | None = None) -> dict:
+    """The provenance record of a whole project so far (every task, every annotation), not of
+    one export: what the public fairness card summarises. The same computation as an export's."""
+    labor = _Labor()
+    labor.tasks = Task.objects.filter(project=project).count()
+    labor.measure(project, only_finished=False)
+    return provenance_record(
+        project=project,
+        fmt=None,
+        labor=labor,
+        only_finished=False,
+        majority=False,
+        generated_at=generated_at,
+    )
 
 
 # --- the export itself ---------------------------------------------------------------------

@@ -141,9 +141,10 @@ def test_export_streams_in_chunks_with_a_fixed_number_of_queries(
     project = labeled_project(TaskType.TEXT_CLASSIFICATION, tasks=7, per_task=1, annotators=1)
     calls = []
     # count + per chunk (tasks + annotations) + pseudonyms once + the final empty page + record
-    # + the pay section of the provenance (settlements, pseudonyms, last settlement, unsettled
-    # work, the ledger's chain heads)
-    with django_assert_max_num_queries(19):
+    # + the policies in force + the working-time section (policies, breaks, sensitive spans,
+    # the days against the caps) + the pay section of the provenance (settlements, pseudonyms,
+    # last settlement, unsettled work, the ledger's chain heads, its last verification)
+    with django_assert_max_num_queries(24):
         count = services.export_to_path(
             project=project,
             fmt="jsonl",
@@ -370,7 +371,9 @@ def test_provenance_record_beside_the_export(tmp_path, settings):
     assert record["paid"] == "0.80" and record["meets_floor"] is True
     assert {a["topup"] for a in record["per_annotator"]} == {"0.20"}
     assert record["currency"] == "USD"
-    assert record["breaks"] is None and record["exposure"] is None
+    # Breaks and exposure come from the working-time records (none planted here: zeros).
+    assert record["breaks"]["due_total"] == 0 and record["exposure"]["sensitive_hours"] == "0.000"
+    assert "tracked once" not in json.dumps(record["notes"])
     assert {a["annotations"] for a in record["per_annotator"]} == {2}
     assert all(a["annotator"] for a in record["per_annotator"])
     assert record["generated_at"] and record["project"]["id"] == project.pk
@@ -450,9 +453,13 @@ def test_api_export_flow_with_downloads(owner, client_for, django_capture_on_com
     assert ".zip" in archive["Content-Disposition"]
     with zipfile.ZipFile(io.BytesIO(b"".join(archive.streaming_content))) as zipped:
         names = zipped.namelist()
-        assert len(names) == 2 and names[0].endswith(".csv")
+        assert len(names) == 3 and names[0].endswith(".csv")
         assert zipped.read(names[0]).startswith(b"id,external_id,categories,text")
         assert orjson.loads(zipped.read(names[1]))["tasks"] == 2
+        # A short README names both files and what they hold.
+        readme = zipped.read("README.txt").decode()
+        assert names[2] == "README.txt" and names[0] in readme and names[1] in readme
+        assert "labor-provenance record" in readme and "pseudonym" in readme
 
 
 def test_api_refuses_a_format_that_does_not_fit(owner, client_for):
