@@ -177,8 +177,18 @@ def report_compute(*, start, end, project: Project | None = None) -> tuple[dict,
     sensitive_cap = Decimal(policies["FAIRLABEL_SENSITIVE_DAILY_HOURS"]) * 3600
     category_seconds: dict[str, Decimal] = defaultdict(Decimal)
     hours_per_day: list[dict[str, Any]] = []
-    day_names = pseudonyms_for(sorted(set(days.values_list("annotator_id", flat=True))))
-    for day in days.order_by("day", "annotator_id").iterator(chunk_size=5000):
+    day_names = pseudonyms_for(
+        sorted(days.order_by().values_list("annotator_id", flat=True).distinct())
+    )
+    # Named rows, not model instances: tens of thousands of days, and only these fields.
+    for day in (
+        days.order_by("day", "annotator_id")
+        .values_list(
+            "annotator_id", "day", "active_seconds", "instruction_seconds",
+            "sensitive_seconds", "category_seconds", named=True,
+        )
+        .iterator(chunk_size=5000)
+    ):  # fmt: skip
         worked = day.active_seconds + day.instruction_seconds
         for category, secs in (day.category_seconds or {}).items():
             category_seconds[category] += Decimal(str(secs))

@@ -202,3 +202,61 @@ def test_a_report_after_the_full_verify_found_a_break_says_the_ledger_is_not_ok(
     assert summary["ledger_ok"] is False and summary["ledger"]["ok"] is False
     assert summary["violations"][0]["rule"] == "ledger"
     assert "its hash does not match" in summary["violations"][0]["evidence"]
+
+
+def test_the_report_counts_breaks_days_and_caps_in_sql_as_it_did_row_by_row(auditor):
+    """The working-time part, whose queries were rewritten for scale: breaks due and taken, one
+    cut short, a day over the daily limit and one over the sensitive cap, hours per day."""
+    from tests.payments.test_reports import _run, _world
+    from workers.models import Break, WorkDay
+
+    _project, slow, fast, end = _world()
+    day = T0.date()
+
+    def brk(who, minutes, *, kind="due", ended=None):
+        at = T0 + timedelta(minutes=minutes)
+        Break.objects.create(
+            annotator=who,
+            kind=kind,
+            started_at=at,
+            ends_at=at + timedelta(minutes=10),
+            ended_at=None if ended is None else at + timedelta(minutes=ended),
+            paid_seconds=600,
+        )
+
+    brk(slow, 20)  # taken, not ended early
+    brk(slow, 35, ended=10)  # ended exactly at its end: taken
+    brk(fast, 20, ended=4)  # cut short
+    brk(fast, 40, kind="voluntary", ended=2)  # not a due break: neither counted nor a violation
+    WorkDay.objects.filter(annotator__in=[slow, fast]).delete()
+    for who, active, sensitive in ((slow, 9 * 3600, 0), (fast, 3600, 5 * 3600)):
+        WorkDay.objects.create(
+            annotator=who,
+            day=day,
+            active_seconds=active,
+            instruction_seconds=0,
+            sensitive_seconds=sensitive,
+            category_seconds={"violence": sensitive} if sensitive else {},
+            first_at=T0,
+            last_at=T0 + timedelta(hours=9),
+        )
+    period = (T0 - timedelta(days=1), end + timedelta(hours=1))
+    job = _run(auditor, *period)
+    s = job.summary
+    assert (s["breaks_due"], s["breaks_taken"]) == (3, 2)
+    rules = [(v["rule"], v["pseudonym"]) for v in s["violations"]]
+    assert rules == [
+        ("daily-limit", slow.profile.pseudonym),
+        ("sensitive-cap", fast.profile.pseudonym),
+        ("breaks", fast.profile.pseudonym),
+    ]
+    assert "ended early" in s["violations"][2]["evidence"]
+    assert s["sensitive_hours"] == {"violence": "5.00"}
+    assert {
+        (d["pseudonym"], d["hours"], d["sensitive_hours"]) for d in job.details["hours_per_day"]
+    } == {
+        (slow.profile.pseudonym, "9.00", "0.00"),
+        (fast.profile.pseudonym, "1.00", "5.00"),
+    }
+    again = _run(auditor, *period)
+    assert again.summary == s and again.details == job.details and again.csv == job.csv
