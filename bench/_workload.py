@@ -69,7 +69,7 @@ def run_child(code: str, *, env_extra: dict[str, str] | None = None) -> tuple[fl
         check=False,
     )
     elapsed = time.perf_counter() - started
-    out = done.stdout.strip()
+    out = done.stdout.rstrip()
     if done.returncode:
         out += "\n" + done.stderr[-3000:]
     return elapsed, out, done.returncode

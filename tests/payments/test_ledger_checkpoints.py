@@ -138,7 +138,7 @@ def test_the_incremental_check_finds_the_checkpoint_entry_changed_or_an_entry_re
     assert f"chain {CONTROL}: 2 entries up to checkpoint 3" in removed.problems
 
 
-def test_verify_ledger_checks_everything_and_sets_the_checkpoints(owner, capsys):
+def test_verify_ledger_checks_everything_and_sets_the_checkpoints(owner, capsys, settings):
     _fund(owner, 2)
     call_command("verify_ledger")
     assert "2 entries" in capsys.readouterr().out
@@ -153,6 +153,10 @@ def test_verify_ledger_checks_everything_and_sets_the_checkpoints(owner, capsys)
     before = _points()
     assert ledger_checkpoint(full=False) is True
     assert _points() == before
+    beat = [
+        e for e in settings.CELERY_BEAT_SCHEDULE.values() if e["task"] == ledger_checkpoint.name
+    ]
+    assert sorted(e.get("kwargs", {}).get("full", False) for e in beat) == [False, True]
 
 
 # --- in the auditors' report ----------------------------------------------------------------
