@@ -14,13 +14,13 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, ROUND_UP, Decimal
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Sum
+from django.db.models import Count, F, Q, Sum
 
 from payments.models import (
     FROM_RESERVATION,
@@ -29,6 +29,7 @@ from payments.models import (
     ChainHead,
     Entry,
     Kind,
+    LedgerCheckpoint,
     Reservation,
 )
 
@@ -301,6 +302,15 @@ class Verification:
     entries: int
     head: str
     problems: list[str]
+    # Per chain, the last entry found good (seq, hash), before any break in that chain.
+    verified: dict[int, tuple[int, str]] = field(default_factory=dict)
+    # Per chain, the (seq, hash) the check started from: (0, GENESIS) unless from a checkpoint.
+    started: dict[int, tuple[int, str]] = field(default_factory=dict)
+    # Chains with a broken entry (or checkpoint): a checkpoint never moves forward on them.
+    broken: set[int] = field(default_factory=set)
+    full: bool = True
+    # The oldest time at which the entries before `started` were rehashed (incremental only).
+    checkpoint_at: datetime | None = None
 
     def as_dict(self) -> dict:
         return {
@@ -310,6 +320,20 @@ class Verification:
             "problems": self.problems[:100],
         }
 
+    def report_dict(self) -> dict:
+        """What a report records of the check: what was rehashed, from where, through where."""
+        return {
+            "ok": self.ok,
+            "full": self.full,
+            "entries_checked": self.entries,
+            "checked_from": {str(c): s for c, (s, _h) in sorted(self.started.items()) if s},
+            "verified_through": {str(c): s for c, (s, _h) in sorted(self.verified.items())},
+            "checkpoint_verified_at": self.checkpoint_at.isoformat()
+            if self.checkpoint_at
+            else None,
+            "problems": self.problems[:5],
+        }
+
 
 def ledger_head(heads: Iterable[tuple[int, int, str]]) -> str:
     """One hash over every chain's (chain, seq, hash), in chain order."""
@@ -317,42 +341,189 @@ def ledger_head(heads: Iterable[tuple[int, int, str]]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _entry_rows(queryset):
+    return queryset.order_by("chain", "seq").values_list(
+        "id", "prev_hash", "hash", *HASHED_FIELDS, named=True
+    )
+
+
+@dataclass
+class _Scan:
+    count: int
+    ends: dict[int, tuple[int, str]]
+    good: dict[int, tuple[int, str]]
+    broken: set[int]
+    problems: list[str]
+
+
+def _scan(rows, starts: dict[int, tuple[int, str]], *, chunk: int) -> _Scan:
+    """Rehash `rows` (entries in chain, seq order), each chain continuing from its start."""
+    scan = _Scan(count=0, ends=dict(starts), good=dict(starts), broken=set(), problems=[])
+    for row in rows.iterator(chunk_size=chunk):
+        pk, chain, seq, prev, digest = row.id, row.chain, row.seq, row.prev_hash, row.hash
+        scan.count += 1
+        last_seq, last_hash = scan.ends.get(chain, (0, GENESIS))
+        bad = False
+        if seq != last_seq + 1 or prev != last_hash:
+            scan.problems.append(f"entry {pk}: chain {chain} breaks at position {seq}")
+            bad = True
+        expected = entry_hash(
+            prev_hash=prev, **{name: getattr(row, name) for name in HASHED_FIELDS}
+        )
+        if expected != digest:
+            scan.problems.append(f"entry {pk}: its hash does not match its fields")
+            bad = True
+        scan.ends[chain] = (seq, digest)
+        if bad:
+            scan.broken.add(chain)
+        elif chain not in scan.broken:
+            scan.good[chain] = (seq, digest)
+    return scan
+
+
 def verify(*, chunk: int = 20000) -> Verification:
     """Recompute every entry's hash in chain order, check each chain against its head row, and
     check that every kept balance (budget slices, open reservations) equals its entries' sum."""
-    problems: list[str] = []
-    count = 0
-    heads: dict[int, tuple[int, str]] = {}
     outer = connection.in_atomic_block
     with transaction.atomic():
         if connection.vendor == "postgresql" and not outer:
             # One snapshot for the whole check: appends going on meanwhile are not half-seen.
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        rows = Entry.objects.order_by("chain", "seq").values_list(
-            "id", "prev_hash", "hash", *HASHED_FIELDS, named=True
-        )
-        for row in rows.iterator(chunk_size=chunk):
-            pk, chain, seq, prev, digest = row.id, row.chain, row.seq, row.prev_hash, row.hash
-            count += 1
-            last_seq, last_hash = heads.get(chain, (0, GENESIS))
-            if seq != last_seq + 1 or prev != last_hash:
-                problems.append(f"entry {pk}: chain {chain} breaks at position {seq}")
-            expected = entry_hash(
-                prev_hash=prev, **{name: getattr(row, name) for name in HASHED_FIELDS}
-            )
-            if expected != digest:
-                problems.append(f"entry {pk}: its hash does not match its fields")
-            heads[chain] = (seq, digest)
+        scan = _scan(_entry_rows(Entry.objects.all()), {}, chunk=chunk)
+        problems = scan.problems
         for head in ChainHead.objects.all():
-            seen = heads.get(head.chain, (0, GENESIS))
+            seen = scan.ends.get(head.chain, (0, GENESIS))
             if (head.seq, head.hash) != seen:
                 problems.append(
                     f"chain {head.chain}: head says {head.seq}, entries end at {seen[0]}"
                 )
         problems.extend(_balance_problems())
-    head = ledger_head((c, s, h) for c, (s, h) in heads.items())
-    return Verification(ok=not problems, entries=count, head=head, problems=problems)
+    head = ledger_head((c, s, h) for c, (s, h) in scan.ends.items())
+    return Verification(
+        ok=not problems,
+        entries=scan.count,
+        head=head,
+        problems=problems,
+        verified=scan.good,
+        broken=scan.broken,
+    )
+
+
+def verify_since_checkpoints(*, chunk: int = 20000) -> Verification:
+    """The chain's status at the cost of what was written since the last checkpoints.
+
+    The chain heads are read first; each chain's entries after its checkpoint, up to its head,
+    are rehashed and linked to the checkpoint's hash, and the chain must end at its head. Of the
+    entries through a checkpoint, the checkpoint's own entry is rehashed and must carry the
+    checkpoint's hash, and their number must be the checkpoint's position (none removed or
+    added); their fields were rehashed when the checkpoint was set (`checkpoint_at`), and the
+    full `verify()` (`manage.py verify_ledger`, the nightly beat job) rehashes them again. The
+    kept balances are checked against every entry's sum, as in the full check. Entries appended
+    after the heads were read are left to the next check."""
+    heads = {h.chain: (h.seq, h.hash) for h in ChainHead.objects.all()}
+    points = {p.chain: p for p in LedgerCheckpoint.objects.filter(seq__gt=0)}
+    problems: list[str] = []
+    broken: set[int] = set()
+    starts: dict[int, tuple[int, str]] = {}
+    for chain, point in points.items():
+        if point.seq > heads.get(chain, (0, GENESIS))[0]:
+            problems.append(f"chain {chain}: checkpoint at {point.seq} is past the chain's head")
+            broken.add(chain)
+        else:
+            starts[chain] = (point.seq, point.hash)
+    checked, broken_points = _checkpoint_problems({c: starts[c] for c in starts})
+    problems.extend(checked)
+    broken |= broken_points
+    tails = Q()
+    for chain, (head_seq, _hash) in heads.items():
+        start = starts.get(chain, (0, GENESIS))[0]
+        if head_seq > start:
+            tails |= Q(chain=chain, seq__gt=start, seq__lte=head_seq)
+    rows = Entry.objects.filter(tails) if tails else Entry.objects.none()
+    scan = _scan(_entry_rows(rows), starts, chunk=chunk)
+    problems.extend(scan.problems)
+    broken |= scan.broken
+    for chain, (seq, digest) in sorted(heads.items()):
+        seen = scan.ends.get(chain, (0, GENESIS))
+        if (seq, digest) != seen:
+            problems.append(f"chain {chain}: head says {seq}, entries end at {seen[0]}")
+    problems.extend(_balance_problems())
+    dates = [p.verified_at for c, p in points.items() if c in starts]
+    return Verification(
+        ok=not problems,
+        entries=scan.count,
+        head=ledger_head((c, s, h) for c, (s, h) in scan.ends.items()),
+        problems=problems,
+        verified={c: v for c, v in scan.good.items() if c not in broken},
+        started=starts,
+        broken=broken,
+        full=False,
+        checkpoint_at=min(dates) if dates else None,
+    )
+
+
+def _checkpoint_problems(starts: dict[int, tuple[int, str]]) -> tuple[list[str], set[int]]:
+    """Each checkpoint's entry still carries its hash and rehashes to it, and exactly `seq`
+    entries lie at or before it (positions are unique per chain, from 1)."""
+    if not starts:
+        return [], set()
+    problems: list[str] = []
+    at = Q()
+    before = Q()
+    for chain, (seq, _hash) in starts.items():
+        at |= Q(chain=chain, seq=seq)
+        before |= Q(chain=chain, seq__lte=seq)
+    found = {row.chain: row for row in _entry_rows(Entry.objects.filter(at))}
+    counts = dict(Entry.objects.filter(before).values_list("chain").annotate(n=Count("id")))
+    broken: set[int] = set()
+    for chain, (seq, digest) in sorted(starts.items()):
+        row = found.get(chain)
+        if row is None or row.hash != digest:
+            problems.append(f"chain {chain}: the entry at checkpoint {seq} is not the one verified")
+            broken.add(chain)
+        elif (
+            entry_hash(
+                prev_hash=row.prev_hash, **{name: getattr(row, name) for name in HASHED_FIELDS}
+            )
+            != digest
+        ):
+            problems.append(f"entry {row.id}: its hash does not match its fields")
+            broken.add(chain)
+        if counts.get(chain, 0) != seq:
+            problems.append(f"chain {chain}: {counts.get(chain, 0)} entries up to checkpoint {seq}")
+            broken.add(chain)
+    return problems, broken
+
+
+def checkpoints_advance(*, now: datetime, full: bool = False) -> Verification:
+    """Verify (all entries with `full`, else those since the checkpoints) and record, per chain,
+    the last entry found good. Idempotent: nothing new, nothing changes. An incremental check
+    only moves a checkpoint forward, and only from where it started (a full check that moved it
+    back meanwhile wins); a full check that finds a chain broken moves its checkpoint back to the
+    last good entry before the break, so every later report shows the break until it is dealt
+    with. Call it outside a transaction: the full check takes its own snapshot."""
+    result = verify() if full else verify_since_checkpoints()
+    with transaction.atomic():
+        points = {
+            p.chain: p for p in LedgerCheckpoint.objects.select_for_update().order_by("chain")
+        }
+        chains = set(result.verified) | (result.broken if full else set())
+        for chain in sorted(chains):
+            seq, digest = result.verified.get(chain, (0, GENESIS))
+            point = points.get(chain)
+            current = (point.seq, point.hash) if point else (0, GENESIS)
+            if full:
+                move = (seq, digest) != current and (chain in result.broken or seq > current[0])
+            else:
+                move = seq > current[0] and current == result.started.get(chain, (0, GENESIS))
+            if not move:
+                continue
+            LedgerCheckpoint.objects.update_or_create(
+                chain=chain,
+                defaults={"seq": seq, "hash": digest, "verified_at": now, "full": full},
+            )
+    return result
 
 
 def project_sums() -> dict[int, dict[str, Decimal]]:

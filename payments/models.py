@@ -173,6 +173,23 @@ class ChainHead(models.Model):
         return f"chain {self.chain} at {self.seq}"
 
 
+class LedgerCheckpoint(models.Model):
+    """How far one chain has been verified: every entry through `seq` was rehashed and found
+    linked, ending at `hash`. Advanced by the beat job and `manage.py verify_ledger`, so that a
+    report rehashes only the entries written since (`payments.ledger.verify_since_checkpoints`).
+    A full verify that finds a broken entry moves the checkpoint back before it."""
+
+    chain = models.PositiveSmallIntegerField(primary_key=True)
+    seq = models.PositiveBigIntegerField(default=0)
+    hash = models.CharField(max_length=64, default="0" * 64)
+    verified_at = models.DateTimeField()
+    # Whether the check that set it rehashed the chain from its first entry.
+    full = models.BooleanField(default=False)
+
+    def __str__(self) -> str:
+        return f"chain {self.chain} verified through {self.seq}"
+
+
 class BudgetShard(models.Model):
     """A slice of a project's uncommitted funds. A claim reserves from one slice, so concurrent
     claims of one project do not all wait on one row; the slices sum to the project's available

@@ -402,6 +402,19 @@ CELERY_BEAT_SCHEDULE["auto-approve-work"] = {
     "task": "payments.auto_approve",
     "schedule": crontab(minute=20, hour=0),
 }
+# Rehash the ledger entries written since the last checkpoints and advance them, so that a
+# report rehashes only the last minutes' entries (payments.ledger.checkpoints_advance).
+CELERY_BEAT_SCHEDULE["ledger-checkpoint"] = {
+    "task": "payments.ledger_checkpoint",
+    "schedule": timedelta(minutes=10),
+}
+# Nightly, rehash the whole ledger from its first entry (as `manage.py verify_ledger` does):
+# what the checkpoints vouch for is checked again; a break moves its chain's checkpoint back.
+CELERY_BEAT_SCHEDULE["ledger-verify-full"] = {
+    "task": "payments.ledger_checkpoint",
+    "schedule": crontab(minute=40, hour=2),
+    "kwargs": {"full": True},
+}
 
 # Imports: the largest file accepted, and the most errors listed before a count.
 FAIRLABEL_IMPORT_MAX_BYTES = env_int("FAIRLABEL_IMPORT_MAX_BYTES", 2 * 1024**3)
