@@ -100,7 +100,7 @@ def _histogram(values: list[Decimal], floor: Decimal) -> list[dict[str, Any]]:
 
 
 def report_compute(*, start, end, project: Project | None = None) -> tuple[dict, dict, str]:
-    from workers.models import Break, RefusalDay, WorkDay
+    from workers.models import Break, RefusalDay, WorkDay, WorkSpan
     from workers.policies import week_of
 
     policies = policy_values()
@@ -228,6 +228,20 @@ def report_compute(*, start, end, project: Project | None = None) -> tuple[dict,
                     f"the cap of {policies['FAIRLABEL_SENSITIVE_DAILY_HOURS']} h",
                 }
             )
+    if project is not None:
+        # Sensitive time on this project only: its work spans (the days hold every project).
+        category_seconds = defaultdict(Decimal)
+        for categories, seconds in (
+            WorkSpan.objects.filter(
+                project=project, sensitive=True, started_at__gte=start, started_at__lt=end
+            )
+            .order_by()
+            .values("categories")
+            .annotate(s=Sum("seconds"))
+            .values_list("categories", "s")
+        ):
+            for name in categories or []:
+                category_seconds[name] += Decimal(seconds or 0)
     weekly_cap = Decimal(policies["FAIRLABEL_WEEKLY_HOURS"]) * 3600
     for (annotator_id, monday), worked in sorted(weeks.items(), key=lambda kv: kv[0][1]):
         if worked > weekly_cap + 60:

@@ -163,3 +163,37 @@ def test_the_report_counts_the_messages_of_its_weeks_by_topic(auditor):
     )
     summary = _run(auditor, T0 - timedelta(days=1), end + timedelta(days=1)).summary
     assert summary["messages"] == {"pay": 2} and summary["messages_total"] == 2
+
+
+def test_a_project_report_counts_the_sensitive_time_of_that_project_only(auditor):
+    from workers.models import WorkDay, WorkSession, WorkSpan
+
+    owner = user_factory("owner")
+    mine = project_factory(owner, tasks=1, publish=True, content_categories=["violence", "hate"])
+    other = project_factory(owner, tasks=1, publish=True, content_categories=["hate"])
+    worker = user_factory("annotator")
+    session = WorkSession.objects.create(annotator=worker, started_at=T0)
+    for project, categories, minutes in ((mine, ["violence"], 30), (other, ["hate"], 90)):
+        WorkSpan.objects.create(
+            annotator=worker,
+            session=session,
+            kind="task",
+            project=project,
+            started_at=T0,
+            ended_at=T0 + timedelta(minutes=minutes),
+            seconds=Decimal(minutes * 60),
+            sensitive=True,
+            categories=categories,
+        )
+    WorkDay.objects.create(
+        annotator=worker,
+        day=T0.date(),
+        active_seconds=Decimal(7200),
+        sensitive_seconds=Decimal(7200),
+        category_seconds={"violence": 1800, "hate": 5400},
+        first_at=T0,
+        last_at=T0 + timedelta(hours=2),
+    )
+    period = (T0 - timedelta(days=1), T0 + timedelta(days=1))
+    assert _run(auditor, *period).summary["sensitive_hours"] == {"hate": "1.50", "violence": "0.50"}
+    assert _run(auditor, *period, project=mine).summary["sensitive_hours"] == {"violence": "0.50"}
