@@ -259,6 +259,12 @@ def report_compute(*, start, end, project: Project | None = None) -> tuple[dict,
         .order_by("started_at", "pk")
         .values_list("annotator_id", "started_at")
     ]
+    cut_short += _breaks_not_given(
+        start=start,
+        end=end,
+        annotator_ids=annotator_ids if project is not None else None,
+        policies=policies,
+    )
     # Reviews: rejections, appeals and their outcomes; an appeal past its deadline.
     reviews = Review.objects.filter(reviewed_at__gte=start, reviewed_at__lt=end)
     overdue = Review.objects.filter(
@@ -422,6 +428,104 @@ def report_compute(*, start, end, project: Project | None = None) -> tuple[dict,
             ]
         )
     return summary, details, out.getvalue()
+
+
+def _breaks_not_given(
+    *, start, end, annotator_ids: list[int] | None, policies: dict[str, Any]
+) -> list[tuple[int, str]]:
+    """Stretches of continuous work longer than the rules allow without a break, from the work
+    spans: the evidence of a break not given. Read so as never to accuse wrongly: any break
+    (of any kind) or any pause of the shorter break's length ends a stretch, a span a break
+    began in ends it too (its seconds are not split), and a stretch may pass its limit by one
+    sign of work (FAIRLABEL_IDLE_SECONDS) and a minute before it counts. Streams the spans and
+    the breaks, both ordered by annotator and start, one annotator at a time."""
+    from bisect import bisect_left
+    from itertools import groupby
+
+    from workers.models import Break, WorkSpan
+
+    minute = Decimal(60)
+    pause = min(
+        Decimal(policies["FAIRLABEL_BREAK_MINUTES"]),
+        Decimal(policies["FAIRLABEL_SENSITIVE_BREAK_MINUTES"]),
+    )
+    pause_seconds = pause * minute
+    margin = Decimal(policies["FAIRLABEL_IDLE_SECONDS"]) + minute
+    after_names = {
+        False: "FAIRLABEL_BREAK_AFTER_MINUTES",
+        True: "FAIRLABEL_SENSITIVE_BREAK_AFTER_MINUTES",
+    }
+    limits = {k: Decimal(policies[name]) * minute + margin for k, name in after_names.items()}
+    spans = WorkSpan.objects.filter(started_at__gte=start, started_at__lt=end)
+    breaks = Break.objects.filter(started_at__gte=start, started_at__lt=end)
+    if annotator_ids is not None:
+        spans = spans.filter(annotator_id__in=annotator_ids)
+        breaks = breaks.filter(annotator_id__in=annotator_ids)
+    break_rows = groupby(
+        breaks.order_by("annotator_id", "started_at")
+        .values_list("annotator_id", "started_at")
+        .iterator(chunk_size=5000),
+        key=lambda row: row[0],
+    )
+    pending: tuple[int, list] | None = None
+
+    def breaks_of(annotator_id: int) -> list:
+        nonlocal pending
+        while True:
+            if pending is None:
+                try:
+                    key, rows = next(break_rows)
+                except StopIteration:
+                    return []
+                pending = (key, [at for _a, at in rows])
+            if pending[0] > annotator_id:
+                return []
+            key, starts = pending
+            pending = None
+            if key == annotator_id:
+                return starts
+
+    found: list[tuple[int, str]] = []
+    span_rows = (
+        spans.order_by("annotator_id", "started_at", "pk")
+        .values_list("annotator_id", "started_at", "ended_at", "seconds", "sensitive")
+        .iterator(chunk_size=5000)
+    )
+    for annotator_id, rows in groupby(span_rows, key=lambda row: row[0]):
+        starts = breaks_of(annotator_id)
+        stretch, sensitive, since, last_end = Decimal(0), False, None, None
+        reported = False
+        for _a, began, ended, seconds, is_sensitive in rows:
+            first_break = bisect_left(starts, last_end) if last_end is not None else 0
+            rested = first_break < len(starts) and starts[first_break] < ended
+            paused = (
+                last_end is not None
+                and Decimal((began - last_end).total_seconds()) >= pause_seconds
+            )
+            if rested or paused:
+                stretch, sensitive, since, reported = Decimal(0), False, None, False
+                if rested and starts[first_break] >= began:  # a break began inside this span
+                    last_end = ended
+                    continue
+            stretch += seconds
+            sensitive = sensitive or is_sensitive
+            since = since or began
+            if stretch > limits[sensitive] and not reported:
+                reported = True  # one finding per stretch
+                rule = after_names[sensitive]
+                found.append(
+                    (
+                        annotator_id,
+                        f"worked {_minutes(stretch)} min without a break from "
+                        f"{since:%Y-%m-%d %H:%M} UTC (a break is due after {policies[rule]} min)",
+                    )
+                )
+            last_end = ended
+    return found
+
+
+def _minutes(seconds: Decimal) -> Decimal:
+    return (Decimal(seconds) / 60).quantize(Decimal("1"))
 
 
 LONGEST_DAYS_PSEUDONYMS = 40

@@ -197,3 +197,78 @@ def test_a_project_report_counts_the_sensitive_time_of_that_project_only(auditor
     period = (T0 - timedelta(days=1), T0 + timedelta(days=1))
     assert _run(auditor, *period).summary["sensitive_hours"] == {"hate": "1.50", "violence": "0.50"}
     assert _run(auditor, *period, project=mine).summary["sensitive_hours"] == {"violence": "0.50"}
+
+
+def _spans(worker, pieces):
+    """Work spans from (start offset in minutes, length in minutes, sensitive) pieces."""
+    from workers.models import WorkSession, WorkSpan
+
+    session = WorkSession.objects.create(annotator=worker, started_at=T0)
+    for offset, length, sensitive in pieces:
+        began = T0 + timedelta(minutes=offset)
+        WorkSpan.objects.create(
+            annotator=worker,
+            session=session,
+            kind="task",
+            started_at=began,
+            ended_at=began + timedelta(minutes=length),
+            seconds=Decimal(length * 60),
+            sensitive=sensitive,
+            categories=["violence"] if sensitive else [],
+        )
+
+
+def test_a_stretch_without_a_break_is_a_break_not_given(auditor):
+    """Planted work spans (the dispatcher never lets this happen): 30 + 30 minutes with a
+    3-minute pause is one stretch past the 50 minutes after which a break is due; a pause as
+    long as a break, or a break, ends a stretch; sensitive work has the shorter limit."""
+    from workers.models import Break
+
+    tired, rested, paused, sensitive = (user_factory("annotator") for _ in range(4))
+    _spans(tired, [(0, 30, False), (33, 30, False)])
+    _spans(rested, [(0, 45, False), (57, 45, False)])
+    Break.objects.create(
+        annotator=rested,
+        kind=Break.Kind.DUE,
+        started_at=T0 + timedelta(minutes=45),
+        ends_at=T0 + timedelta(minutes=55),
+    )
+    _spans(paused, [(0, 40, False), (52, 40, False)])
+    _spans(sensitive, [(0, 25, True), (26, 24, True)])  # 49 min, past the 45 of sensitive work
+    job = _run(auditor, T0 - timedelta(days=1), T0 + timedelta(days=1))
+    found = {(v["pseudonym"], v["evidence"]) for v in job.summary["violations"]}
+    assert found == {
+        (tired.profile.pseudonym, f"worked 60 min without a break from {T0:%Y-%m-%d %H:%M} UTC "
+         "(a break is due after 50 min)"),
+        (sensitive.profile.pseudonym, f"worked 49 min without a break from "
+         f"{T0:%Y-%m-%d %H:%M} UTC (a break is due after 45 min)"),
+    }  # fmt: skip
+
+
+def test_real_work_with_its_breaks_given_shows_no_break_violation(auditor, settings):
+    """An hour and a half of work through the dispatcher and heartbeats: the due break comes at
+    50 minutes and is taken; the report finds no break not given."""
+    from labeling import dispatch
+    from labeling.policies import Refused
+    from workers.models import Break
+    from workers.services import heartbeat_record
+
+    owner, worker = user_factory("owner"), user_factory("annotator")
+    project = project_factory(owner, tasks=200, publish=True)
+    t, step = T0, timedelta(seconds=30)
+    for _ in range(160):
+        try:
+            held = dispatch.assignment_next(annotator=worker, project=project, now=t)
+        except Refused as refused:
+            t = refused.refusal.until
+            continue
+        t += step
+        heartbeat_record(annotator=worker, now=t, assignment_id=held.pk)
+        t += step
+        heartbeat_record(annotator=worker, now=t, assignment_id=held.pk)
+        dispatch.annotation_submit(
+            annotator=worker, assignment_id=held.pk, result={"label": "pos"}, now=t
+        )
+    assert Break.objects.filter(annotator=worker, kind="due").exists()
+    job = _run(auditor, T0 - timedelta(days=1), T0 + timedelta(days=1))
+    assert [v for v in job.summary["violations"] if v["rule"] == "breaks"] == []
