@@ -124,6 +124,28 @@ def working_time(*, days: int) -> dict[str, int]:
             "WHERE u.username LIKE 'bench-a%%'",
             [days, START],
         )
+        # A session a day and its work spans: 50 minutes before each break (40 on the sensitive
+        # hour of every 4th annotator), so no stretch passes its limit.
+        cursor.execute(
+            "INSERT INTO workers_worksession (annotator_id, started_at, ended_at) "
+            "SELECT u.id, %s::timestamptz + d * interval '1 day' + interval '8 hours', "
+            "%s::timestamptz + d * interval '1 day' + interval '16 hours' "
+            "FROM auth_user u CROSS JOIN generate_series(0, %s - 1) d "
+            "WHERE u.username LIKE 'bench-a%%'",
+            [START, START, days],
+        )
+        cursor.execute(
+            "INSERT INTO workers_workspan (annotator_id, session_id, kind, project_id, "
+            "started_at, ended_at, seconds, sensitive, categories) "
+            "SELECT s.annotator_id, s.id, 'task', NULL, s.started_at + k * interval '1 hour', "
+            "s.started_at + k * interval '1 hour' + CASE WHEN k = 0 AND s.annotator_id %% 4 = 0 "
+            "THEN interval '40 minutes' ELSE interval '50 minutes' END, "
+            "CASE WHEN k = 0 AND s.annotator_id %% 4 = 0 THEN 2400 ELSE 3000 END, "
+            "k = 0 AND s.annotator_id %% 4 = 0, CASE WHEN k = 0 AND s.annotator_id %% 4 = 0 "
+            "THEN '[\"violence\"]'::jsonb ELSE '[]'::jsonb END "
+            "FROM workers_worksession s CROSS JOIN generate_series(0, 7) k",
+            [],
+        )
         # Reviews of 1% of the annotations: approved, one in ten rejected, one in fifty appealed.
         cursor.execute(
             "INSERT INTO payments_review (annotation_id, project_id, status, reason, reviewed_at, "
@@ -136,7 +158,7 @@ def working_time(*, days: int) -> dict[str, int]:
             [],
         )
         counts = {}
-        for table in ("workers_workday", "workers_break", "payments_review"):
+        for table in ("workers_workday", "workers_break", "workers_workspan", "payments_review"):
             cursor.execute(f"SELECT count(*) FROM {table}")  # noqa: S608 (fixed names)
             counts[table] = cursor.fetchone()[0]
         cursor.execute("ANALYZE")
