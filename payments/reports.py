@@ -11,11 +11,13 @@ import io
 import logging
 import statistics
 from collections import defaultdict
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Count, F, Max, Q, Sum
+from django.db.models import Count, F, FloatField, Func, Max, Q, Sum
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from accounts.selectors import pseudonyms_for
@@ -430,6 +432,26 @@ def report_compute(*, start, end, project: Project | None = None) -> tuple[dict,
     return summary, details, out.getvalue()
 
 
+class _Epoch(Func):
+    """A moment as seconds since 1970 (a float): a million spans are compared, not displayed,
+    and reading them as numbers skips building a datetime for each."""
+
+    output_field = FloatField()
+
+    def as_postgresql(self, compiler, connection, **extra):
+        return self.as_sql(
+            compiler, connection, template="EXTRACT(EPOCH FROM %(expressions)s)::float8", **extra
+        )
+
+    def as_sqlite(self, compiler, connection, **extra):
+        return self.as_sql(
+            compiler,
+            connection,
+            template="((julianday(%(expressions)s) - 2440587.5) * 86400.0)",
+            **extra,
+        )
+
+
 def _breaks_not_given(
     *, start, end, annotator_ids: list[int] | None, policies: dict[str, Any]
 ) -> list[tuple[int, str]]:
@@ -438,24 +460,22 @@ def _breaks_not_given(
     (of any kind) or any pause of the shorter break's length ends a stretch, a span a break
     began in ends it too (its seconds are not split), and a stretch may pass its limit by one
     sign of work (FAIRLABEL_IDLE_SECONDS) and a minute before it counts. Streams the spans and
-    the breaks, both ordered by annotator and start, one annotator at a time."""
+    the breaks, both ordered by annotator and start, one annotator at a time; moments and
+    seconds are read as numbers (compared only)."""
     from bisect import bisect_left
     from itertools import groupby
 
     from workers.models import Break, WorkSpan
 
-    minute = Decimal(60)
-    pause = min(
-        Decimal(policies["FAIRLABEL_BREAK_MINUTES"]),
-        Decimal(policies["FAIRLABEL_SENSITIVE_BREAK_MINUTES"]),
+    pause_seconds = 60 * float(
+        min(policies["FAIRLABEL_BREAK_MINUTES"], policies["FAIRLABEL_SENSITIVE_BREAK_MINUTES"])
     )
-    pause_seconds = pause * minute
-    margin = Decimal(policies["FAIRLABEL_IDLE_SECONDS"]) + minute
+    margin = float(policies["FAIRLABEL_IDLE_SECONDS"]) + 60
     after_names = {
         False: "FAIRLABEL_BREAK_AFTER_MINUTES",
         True: "FAIRLABEL_SENSITIVE_BREAK_AFTER_MINUTES",
     }
-    limits = {k: Decimal(policies[name]) * minute + margin for k, name in after_names.items()}
+    limits = {k: 60 * float(policies[name]) + margin for k, name in after_names.items()}
     spans = WorkSpan.objects.filter(started_at__gte=start, started_at__lt=end)
     breaks = Break.objects.filter(started_at__gte=start, started_at__lt=end)
     if annotator_ids is not None:
@@ -463,8 +483,9 @@ def _breaks_not_given(
         breaks = breaks.filter(annotator_id__in=annotator_ids)
     break_rows = groupby(
         breaks.order_by("annotator_id", "started_at")
-        .values_list("annotator_id", "started_at")
-        .iterator(chunk_size=5000),
+        .annotate(at=_Epoch("started_at"))
+        .values_list("annotator_id", "at")
+        .iterator(chunk_size=10000),
         key=lambda row: row[0],
     )
     pending: tuple[int, list] | None = None
@@ -488,44 +509,43 @@ def _breaks_not_given(
     found: list[tuple[int, str]] = []
     span_rows = (
         spans.order_by("annotator_id", "started_at", "pk")
-        .values_list("annotator_id", "started_at", "ended_at", "seconds", "sensitive")
-        .iterator(chunk_size=5000)
+        .annotate(
+            began=_Epoch("started_at"),
+            ended=_Epoch("ended_at"),
+            worked=Cast("seconds", FloatField()),
+        )
+        .values_list("annotator_id", "began", "ended", "worked", "sensitive")
+        .iterator(chunk_size=10000)
     )
     for annotator_id, rows in groupby(span_rows, key=lambda row: row[0]):
         starts = breaks_of(annotator_id)
-        stretch, sensitive, since, last_end = Decimal(0), False, None, None
+        stretch, sensitive, since, last_end = 0.0, False, None, None
         reported = False
         for _a, began, ended, seconds, is_sensitive in rows:
             first_break = bisect_left(starts, last_end) if last_end is not None else 0
             rested = first_break < len(starts) and starts[first_break] < ended
-            paused = (
-                last_end is not None
-                and Decimal((began - last_end).total_seconds()) >= pause_seconds
-            )
+            paused = last_end is not None and began - last_end >= pause_seconds
             if rested or paused:
-                stretch, sensitive, since, reported = Decimal(0), False, None, False
+                stretch, sensitive, since, reported = 0.0, False, None, False
                 if rested and starts[first_break] >= began:  # a break began inside this span
                     last_end = ended
                     continue
             stretch += seconds
             sensitive = sensitive or is_sensitive
-            since = since or began
+            since = began if since is None else since
             if stretch > limits[sensitive] and not reported:
                 reported = True  # one finding per stretch
                 rule = after_names[sensitive]
                 found.append(
                     (
                         annotator_id,
-                        f"worked {_minutes(stretch)} min without a break from "
-                        f"{since:%Y-%m-%d %H:%M} UTC (a break is due after {policies[rule]} min)",
+                        f"worked {round(stretch / 60)} min without a break from "
+                        f"{datetime.fromtimestamp(since, UTC):%Y-%m-%d %H:%M} UTC (a break is "
+                        f"due after {policies[rule]} min)",
                     )
                 )
             last_end = ended
     return found
-
-
-def _minutes(seconds: Decimal) -> Decimal:
-    return (Decimal(seconds) / 60).quantize(Decimal("1"))
 
 
 LONGEST_DAYS_PSEUDONYMS = 40
