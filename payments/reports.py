@@ -11,6 +11,7 @@ import io
 import logging
 import statistics
 from collections import defaultdict
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -577,3 +578,55 @@ def _h(seconds: Decimal) -> Decimal:
 def _p10(values: list[Decimal]) -> Decimal:
     ordered = sorted(values)
     return ordered[int(0.1 * (len(ordered) - 1))]
+
+
+def report_days_rows(job: ReportJob) -> Iterator[list[str]]:
+    """Hours per day for every pseudonym of a report (the page charts the 40 longest), read
+    from the daily roll-up over the report's period: a header, then one row per pseudonym and
+    day, in day order. A project's report keeps the annotators its settlements name."""
+    from workers.models import WorkDay
+
+    policies = policy_values()
+    daily_cap = Decimal(policies["FAIRLABEL_DAILY_HOURS"]) * 3600
+    sensitive_cap = Decimal(policies["FAIRLABEL_SENSITIVE_DAILY_HOURS"]) * 3600
+    days = WorkDay.objects.filter(first_at__lt=job.end, last_at__gte=job.start)
+    if job.project_id is not None:
+        days = days.filter(
+            annotator_id__in=Settlement.objects.filter(
+                project_id=job.project_id,
+                job__status=JobStatus.DONE,
+                job__period_end__gt=job.start,
+                job__period_end__lte=job.end,
+            ).values("annotator_id")
+        )
+    yield [
+        "pseudonym", "day", "worked_hours", "break_hours", "sensitive_hours", "tasks_done",
+        "over_daily_limit", "over_sensitive_cap",
+    ]  # fmt: skip
+    rows = days.order_by("day", "annotator_id").values_list(
+        "annotator_id", "day", "active_seconds", "instruction_seconds", "break_seconds",
+        "sensitive_seconds", "tasks_done",
+    )  # fmt: skip
+    chunk: list[tuple] = []
+    for row in rows.iterator(chunk_size=5000):
+        chunk.append(row)
+        if len(chunk) == 5000:
+            yield from _day_lines(chunk, daily_cap, sensitive_cap)
+            chunk = []
+    yield from _day_lines(chunk, daily_cap, sensitive_cap)
+
+
+def _day_lines(chunk, daily_cap: Decimal, sensitive_cap: Decimal) -> Iterator[list[str]]:
+    names = pseudonyms_for(sorted({row[0] for row in chunk}))
+    for annotator_id, day, active, instructions, pause, sensitive, tasks in chunk:
+        worked = active + instructions
+        yield [
+            names.get(annotator_id, ""),
+            day.isoformat(),
+            str(_h(worked)),
+            str(_h(pause)),
+            str(_h(sensitive)),
+            str(tasks),
+            str(worked > daily_cap + 60).lower(),
+            str(sensitive > sensitive_cap + 60).lower(),
+        ]

@@ -16,6 +16,7 @@ urlpatterns = [
     path("audit/reports/", views.reports, name="reports"),
     path("audit/reports/<id:report_id>/", views.report, name="report"),
     path("audit/reports/<id:report_id>/csv/", views.report_csv, name="report_csv"),
+    path("audit/reports/<id:report_id>/days.csv", views.report_days_csv, name="report_days_csv"),
     path("projects/<id:project_id>/voice/", views.voice_send, name="voice_send"),
     path("audit/voice/", views.voice_list, name="voice"),
     path("payouts.csv", views.payouts_csv, name="payouts_csv"),

@@ -222,6 +222,31 @@ def report(request, report_id: int):
 
 
 @role_required(Role.AUDITOR, Role.ADMIN)
+def report_days_csv(request, report_id: int):
+    """Hours per day for every pseudonym of the report, streamed."""
+    from django.http import Http404, StreamingHttpResponse
+
+    from payments.models import ReportJob
+    from payments.reports import report_days_rows
+
+    job = ReportJob.objects.filter(pk=report_id, status="done").defer("csv", "details").first()
+    if job is None:
+        raise Http404
+
+    class _Echo:
+        def write(self, value: str) -> str:
+            return value
+
+    writer = csv.writer(_Echo())
+    response = StreamingHttpResponse(
+        (writer.writerow(row) for row in report_days_rows(job)),
+        content_type="text/csv; charset=utf-8",
+    )
+    response["Content-Disposition"] = f'attachment; filename="fairlabel-report-{job.pk}-days.csv"'
+    return response
+
+
+@role_required(Role.AUDITOR, Role.ADMIN)
 def report_csv(request, report_id: int):
     from django.http import Http404
 

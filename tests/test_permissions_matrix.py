@@ -164,6 +164,7 @@ MATRIX: list[tuple] = [
     ("audit/reports/",                                "POST",  "/audit/reports/",                     "period",     LOGIN,     403,       403,       403,   403,        302,     302),  # noqa: E501
     ("audit/reports/<id:report_id>/",                "GET",   "/audit/reports/{report}/",            _,            LOGIN,     403,       403,       403,   403,        200,     200),  # noqa: E501
     ("audit/reports/<id:report_id>/csv/",            "GET",   "/audit/reports/{report}/csv/",        _,            LOGIN,     403,       403,       403,   403,        200,     200),  # noqa: E501
+    ("audit/reports/<id:report_id>/days.csv",        "GET",   "/audit/reports/{report}/days.csv",    _,            LOGIN,     403,       403,       403,   403,        200,     200),  # noqa: E501
     # Worker voice: annotators write to auditors anonymously; the owner never reads.
     ("api/projects/<id:project_id>/voice/",          "POST",  "/api/projects/{pub}/voice/",          "voice",      401,       201,       201,       403,   403,        403,     403),  # noqa: E501
     ("api/projects/<id:project_id>/voice/",          "POST",  "/api/projects/{draft}/voice/",        "voice",      401,       404,       404,       403,   403,        403,     403),  # noqa: E501

@@ -272,3 +272,33 @@ def test_real_work_with_its_breaks_given_shows_no_break_violation(auditor, setti
     assert Break.objects.filter(annotator=worker, kind="due").exists()
     job = _run(auditor, T0 - timedelta(days=1), T0 + timedelta(days=1))
     assert [v for v in job.summary["violations"] if v["rule"] == "breaks"] == []
+
+
+def test_the_days_csv_holds_every_pseudonym_day_with_its_limits(auditor, client, settings):
+    """The page charts the longest days; the days CSV holds them all, flagged against the
+    limits, by pseudonym only."""
+    from workers.models import WorkDay
+
+    settings.FAIRLABEL_DAILY_HOURS = Decimal("8")
+    workers = [user_factory("annotator") for _ in range(45)]  # more than the chart shows
+    for n, worker in enumerate(workers):
+        WorkDay.objects.create(
+            annotator=worker,
+            day=T0.date(),
+            active_seconds=Decimal(3600 * (9 if n == 0 else 2)),
+            tasks_done=n,
+            first_at=T0,
+            last_at=T0 + timedelta(hours=2),
+        )
+    job = _run(auditor, T0 - timedelta(days=1), T0 + timedelta(days=1))
+    assert len(job.details["hours_per_day"]) == 40 and job.details["hours_per_day_of"] == 45
+    client.force_login(auditor)
+    response = client.get(f"/audit/reports/{job.pk}/days.csv")
+    assert response.status_code == 200
+    text = b"".join(response.streaming_content).decode()
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert len(rows) == 45
+    first = next(r for r in rows if r["pseudonym"] == workers[0].profile.pseudonym)
+    assert (first["worked_hours"], first["over_daily_limit"]) == ("9.00", "true")
+    assert {r["over_daily_limit"] for r in rows if r is not first} == {"false"}
+    assert all(w.username not in text for w in workers)
