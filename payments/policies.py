@@ -6,7 +6,7 @@ The floor is read through `floor_hourly` only (labeling reaches it through
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
 
 from django.conf import settings
@@ -377,8 +377,9 @@ def voice_per_week() -> int:
 def voice_week(now: datetime) -> date:
     """The only time a message keeps: the Monday of its ISO week, in UTC (never the sender's
     time zone, whose Monday would hint where it lives)."""
-    day = now.astimezone(UTC).date()
-    return day - timedelta(days=day.weekday())
+    from workers.policies import week_of
+
+    return week_of(now.astimezone(UTC).date())
 
 
 def voice_project(*, annotator, project_id: int):

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from accounts.selectors import pseudonyms_for
 from fairlabel.errors import DomainError
+from labeling.exporting.services import p10
 from labeling.jobs.models import JobStatus
 from labeling.jobs.services import LeaseLost, job_claim, job_enqueue
 from labeling.models import Project
@@ -39,10 +40,10 @@ from payments.models import (
     SettlementJob,
     VoiceMessage,
 )
+from workers.selectors import CAP_GRACE_SECONDS, DUE_KINDS
 
 logger = logging.getLogger(__name__)
 CENT = Decimal("0.01")
-DUE_KINDS = ("due", "sensitive", "long")
 HOURS_LIMIT_CODES = ("daily_limit", "weekly_limit", "rest")
 EXPOSURE_CODES = ("exposure_cap",)
 
@@ -181,8 +182,8 @@ def report_compute(*, start, end, project: Project | None = None) -> tuple[dict,
     breaks_due = due.count()
     # Taken in full: not ended, or ended at or after its end (counted in SQL, not row by row).
     breaks_taken = due.filter(Q(ended_at__isnull=True) | Q(ended_at__gte=F("ends_at"))).count()
-    daily_cap = Decimal(policies["FAIRLABEL_DAILY_HOURS"]) * 3600
-    sensitive_cap = Decimal(policies["FAIRLABEL_SENSITIVE_DAILY_HOURS"]) * 3600
+    daily_cap = _past(policies, "FAIRLABEL_DAILY_HOURS")
+    sensitive_cap = _past(policies, "FAIRLABEL_SENSITIVE_DAILY_HOURS")
     category_seconds: dict[str, Decimal] = defaultdict(Decimal)
     hours_per_day: list[dict[str, Any]] = []
     peak: dict[int, Decimal] = {}
@@ -213,7 +214,7 @@ def report_compute(*, start, end, project: Project | None = None) -> tuple[dict,
                 "sensitive_hours": str((day.sensitive_seconds / 3600).quantize(Decimal("0.01"))),
             }
         )
-        if worked > daily_cap + 60:
+        if worked > daily_cap:
             violations.append(
                 {
                     "rule": "daily-limit",
@@ -222,7 +223,7 @@ def report_compute(*, start, end, project: Project | None = None) -> tuple[dict,
                     f"over the daily limit of {policies['FAIRLABEL_DAILY_HOURS']} h",
                 }
             )
-        if day.sensitive_seconds > sensitive_cap + 60:
+        if day.sensitive_seconds > sensitive_cap:
             violations.append(
                 {
                     "rule": "sensitive-cap",
@@ -245,9 +246,9 @@ def report_compute(*, start, end, project: Project | None = None) -> tuple[dict,
         ):
             for name in categories or []:
                 category_seconds[name] += Decimal(seconds or 0)
-    weekly_cap = Decimal(policies["FAIRLABEL_WEEKLY_HOURS"]) * 3600
+    weekly_cap = _past(policies, "FAIRLABEL_WEEKLY_HOURS")
     for (annotator_id, monday), worked in sorted(weeks.items(), key=lambda kv: kv[0][1]):
-        if worked > weekly_cap + 60:
+        if worked > weekly_cap:
             violations.append(
                 {
                     "rule": "weekly-limit",
@@ -365,7 +366,7 @@ def report_compute(*, start, end, project: Project | None = None) -> tuple[dict,
         "paid_hours": str((paid_seconds / 3600).quantize(Decimal("0.01"))),
         "floor_hourly": str(floor_now),
         "effective_hourly_median": str(money(statistics.median(rates))) if rates else None,
-        "effective_hourly_p10": str(_p10(rates)) if rates else None,
+        "effective_hourly_p10": str(p10(rates)) if rates else None,
         "effective_hourly_min": str(min(rates)) if rates else None,
         "effective_hourly_before_topup_median": str(
             money(statistics.median([r for r in before_rates if r is not None]))
@@ -471,7 +472,7 @@ def _breaks_not_given(
     pause_seconds = 60 * float(
         min(policies["FAIRLABEL_BREAK_MINUTES"], policies["FAIRLABEL_SENSITIVE_BREAK_MINUTES"])
     )
-    margin = float(policies["FAIRLABEL_IDLE_SECONDS"]) + 60
+    margin = float(Decimal(policies["FAIRLABEL_IDLE_SECONDS"]) + CAP_GRACE_SECONDS)
     after_names = {
         False: "FAIRLABEL_BREAK_AFTER_MINUTES",
         True: "FAIRLABEL_SENSITIVE_BREAK_AFTER_MINUTES",
@@ -575,9 +576,10 @@ def _h(seconds: Decimal) -> Decimal:
     return (Decimal(seconds) / 3600).quantize(Decimal("0.01"))
 
 
-def _p10(values: list[Decimal]) -> Decimal:
-    ordered = sorted(values)
-    return ordered[int(0.1 * (len(ordered) - 1))]
+def _past(policies: dict[str, Any], name: str) -> Decimal:
+    """The seconds past which an hours limit was passed: the limit, and the grace the rules
+    allow for the task in hand when it is reached (workers.selectors.CAP_GRACE_SECONDS)."""
+    return Decimal(policies[name]) * 3600 + CAP_GRACE_SECONDS
 
 
 def report_days_rows(job: ReportJob) -> Iterator[list[str]]:
@@ -587,8 +589,8 @@ def report_days_rows(job: ReportJob) -> Iterator[list[str]]:
     from workers.models import WorkDay
 
     policies = policy_values()
-    daily_cap = Decimal(policies["FAIRLABEL_DAILY_HOURS"]) * 3600
-    sensitive_cap = Decimal(policies["FAIRLABEL_SENSITIVE_DAILY_HOURS"]) * 3600
+    daily_cap = _past(policies, "FAIRLABEL_DAILY_HOURS")
+    sensitive_cap = _past(policies, "FAIRLABEL_SENSITIVE_DAILY_HOURS")
     days = WorkDay.objects.filter(first_at__lt=job.end, last_at__gte=job.start)
     if job.project_id is not None:
         days = days.filter(
@@ -627,6 +629,6 @@ def _day_lines(chunk, daily_cap: Decimal, sensitive_cap: Decimal) -> Iterator[li
             str(_h(pause)),
             str(_h(sensitive)),
             str(tasks),
-            str(worked > daily_cap + 60).lower(),
-            str(sensitive > sensitive_cap + 60).lower(),
+            str(worked > daily_cap).lower(),
+            str(sensitive > sensitive_cap).lower(),
         ]

@@ -248,7 +248,7 @@ def _hours(seconds: Decimal) -> str:
     return str((seconds / 3600).quantize(Decimal("0.001"), rounding=ROUND_HALF_UP))
 
 
-def _p10(values: list[Decimal]) -> Decimal:
+def p10(values: list[Decimal]) -> Decimal:
     """The 10th percentile, nearest rank from below (as the auditors' reports compute it)."""
     ordered = sorted(values)
     return ordered[int(0.1 * (len(ordered) - 1))]
@@ -263,7 +263,7 @@ def hourly_distribution(per_annotator: list[dict[str, Any]], floor: Decimal) -> 
         "median": str(statistics.median(rates).quantize(CENT, rounding=ROUND_HALF_UP))
         if rates
         else None,
-        "p10": str(_p10(rates)) if rates else None,
+        "p10": str(p10(rates)) if rates else None,
         "min": str(min(rates)) if rates else None,
         "floor_hourly": str(floor),
         "below_floor": sum(1 for a in per_annotator if a.get("meets_floor") is False),
