@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, ROUND_UP, Decimal
@@ -381,15 +382,22 @@ def _scan(rows, starts: dict[int, tuple[int, str]], *, chunk: int) -> _Scan:
     return scan
 
 
-def verify(*, chunk: int = 20000) -> Verification:
-    """Recompute every entry's hash in chain order, check each chain against its head row, and
-    check that every kept balance (budget slices, open reservations) equals its entries' sum."""
+@contextmanager
+def snapshot() -> Iterator[None]:
+    """One consistent read for a whole check (PostgreSQL: one snapshot, read only, unless the
+    caller's transaction already holds one): appends going on meanwhile are not half-seen."""
     outer = connection.in_atomic_block
     with transaction.atomic():
         if connection.vendor == "postgresql" and not outer:
-            # One snapshot for the whole check: appends going on meanwhile are not half-seen.
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        yield
+
+
+def verify(*, chunk: int = 20000) -> Verification:
+    """Recompute every entry's hash in chain order, check each chain against its head row, and
+    check that every kept balance (budget slices, open reservations) equals its entries' sum."""
+    with snapshot():
         scan = _scan(_entry_rows(Entry.objects.all()), {}, chunk=chunk)
         problems = scan.problems
         for head in ChainHead.objects.all():

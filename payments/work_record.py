@@ -27,8 +27,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -36,7 +34,6 @@ from typing import Any
 
 from django.conf import settings
 from django.core import signing
-from django.db import connection, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -45,6 +42,7 @@ from accounts.models import Profile
 from accounts.selectors import pseudonym_of
 from labeling.jobs.models import JobStatus
 from labeling.models import Project
+from payments import ledger
 from payments.ledger import CHAIN_SETTLEMENT, HASHED_FIELDS, entry_hash, money
 from payments.models import PAY_KINDS, Entry, Kind, Review, Settlement, SettlementJob
 
@@ -63,8 +61,9 @@ SECONDS = Decimal("0.001")
 HOURS = Decimal("0.01")
 EARNING_KINDS = (*PAY_KINDS, Kind.ADJUSTMENT)
 # What counts as a figure the anchored entries alone decide (see `work_record_verify`).
-SETTLEMENT_KEYS = ("paid_seconds", "paid_hours", "active_seconds", "instructions_seconds")
-SETTLEMENT_KEYS += ("break_seconds",)
+SETTLEMENT_KEYS = (
+    "paid_seconds", "paid_hours", "active_seconds", "instructions_seconds", "break_seconds",
+)  # fmt: skip
 
 
 def canonical_json(body: Any) -> bytes:
@@ -154,17 +153,6 @@ class _Cut:
     positions: dict[int, int]
     settled_through: datetime | None
     as_of: datetime
-
-
-@contextmanager
-def _snapshot() -> Iterator[None]:
-    """One consistent read (PostgreSQL: one snapshot) for the whole record."""
-    outer = connection.in_atomic_block
-    with transaction.atomic():
-        if connection.vendor == "postgresql" and not outer:
-            with connection.cursor() as cursor:
-                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        yield
 
 
 def _body(*, annotator_id: int, pseudonym: str, cut: _Cut) -> dict[str, Any]:
@@ -326,7 +314,7 @@ def work_record_of(
     """The annotator's work record as of now, ready to save as a file. With `cut` (a token from
     `work_record_cut_token`), the same record again: the page and its download agree."""
     pseudonym = pseudonym_of(annotator)
-    with _snapshot():
+    with ledger.snapshot():
         if cut is not None:
             the_cut = _cut_from_token(cut, annotator_id=annotator.pk)
         else:
@@ -583,7 +571,7 @@ def _verify(document: Any) -> dict[str, Any]:
         except (KeyError, TypeError, ValueError):
             problems.append(_problem("malformed", _("The record's period or date is unreadable.")))
             return {"ok": False, "problems": problems, "checked": checked}
-        with _snapshot():
+        with ledger.snapshot():
             altered = _altered_entries(annotator_id=profile, positions=positions)
             expected = _body(annotator_id=profile, pseudonym=pseudonym, cut=cut)
         if altered:
